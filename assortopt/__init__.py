@@ -1,0 +1,1 @@
+"""assortopt: joint assortment and inventory planning under the Markov chain choice model."""

@@ -1,0 +1,1 @@
+"""Import every method module so that each registers itself."""

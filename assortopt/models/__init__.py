@@ -1,0 +1,1 @@
+"""One builder per formulation; each returns a `Formulation` (arrays + lazy Pyomo model)."""

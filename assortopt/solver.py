@@ -1,0 +1,326 @@
+"""Solver control in one place: HiGHS options, status mapping, incumbents, bounds and gaps.
+
+Every LP and MIP assortopt solves goes through `solve_lp` (the fast path: arrays straight into
+highspy) or `solve_pyomo` (a Pyomo model, compiled to arrays or, as a fallback, through Pyomo's
+own HiGHS interface). Both return the same `SolveResult`.
+
+HiGHS option names: https://ergo-code.github.io/HiGHS/dev/options/definitions/
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .exceptions import OptionError
+
+if TYPE_CHECKING:
+    from .models.linear import LinearProgram
+
+log = logging.getLogger("assortopt.solver")
+
+#: Contract statuses of a solution file.
+OPTIMAL, FEASIBLE, HEURISTIC, INFEASIBLE, ERROR = (
+    "optimal", "feasible", "heuristic", "infeasible", "error",
+)
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Common solver knobs, plus native HiGHS options passed through unchanged.
+
+    Attributes
+    ----------
+    time_limit
+        Wall-clock seconds for the solve (None: no limit). On a limit the best incumbent is
+        returned with status ``feasible``.
+    mip_gap
+        Relative MIP gap at which to stop (HiGHS ``mip_rel_gap``); default 1e-4 (0.01%).
+    threads
+        HiGHS threads (None: HiGHS decides). Changing it between solves resets HiGHS's global
+        scheduler, which otherwise keeps the first thread count per OS thread.
+    verbose
+        Show the HiGHS log.
+    lp_method
+        ``"simplex"`` (default; LP optima are vertices), ``"ipm"`` or ``"pdlp"``.
+    highs
+        Native HiGHS options; an explicit native key wins over the common knobs above.
+    """
+
+    time_limit: float | None = None
+    mip_gap: float = 1e-4
+    threads: int | None = None
+    verbose: bool = False
+    lp_method: str = "simplex"
+    highs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.time_limit is not None and not (self.time_limit > 0):
+            raise OptionError(f"time limit must be > 0 seconds, got {self.time_limit}")
+        if not (0 <= self.mip_gap < 1):
+            raise OptionError(f"mip gap must be in [0, 1), got {self.mip_gap}")
+        if self.threads is not None and self.threads < 1:
+            raise OptionError(f"threads must be >= 1, got {self.threads}")
+        if self.lp_method not in ("simplex", "ipm", "pdlp", "choose"):
+            raise OptionError(f"unknown lp_method {self.lp_method!r}")
+
+    def native(self) -> dict[str, Any]:
+        """The HiGHS option dict these settings stand for."""
+        opts: dict[str, Any] = {
+            "output_flag": bool(self.verbose),
+            "mip_rel_gap": float(self.mip_gap),
+            "solver": self.lp_method,
+        }
+        if self.time_limit is not None:
+            opts["time_limit"] = float(self.time_limit)
+        if self.threads is not None:
+            opts["threads"] = int(self.threads)
+        opts.update(self.highs)
+        return opts
+
+
+@dataclass
+class SolveResult:
+    """What a solve produced, whichever path it took.
+
+    ``objective`` is the incumbent's objective in the model's own sense (with its constant),
+    ``bound`` the best proven bound on it, ``gap`` their relative gap (0 for a proven optimum).
+    ``x`` holds the column values of the incumbent (None when there is none).
+    """
+
+    status: str
+    termination: str
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    x: np.ndarray | None = None
+    time_s: float = 0.0
+    path: str = "fast"
+    message: str = ""
+    nodes: int | None = None
+    iterations: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_incumbent(self) -> bool:
+        return self.x is not None
+
+    def summary(self) -> str:
+        parts = [f"status={self.status}", f"termination={self.termination}"]
+        if self.objective is not None:
+            parts.append(f"objective={self.objective:.6g}")
+        if self.bound is not None:
+            parts.append(f"bound={self.bound:.6g}")
+        if self.gap is not None:
+            parts.append(f"gap={100 * self.gap:.3g}%")
+        parts.append(f"time={self.time_s:.2f}s via {self.path}")
+        return " ".join(parts)
+
+
+# ------------------------------------------------------------------------- threads
+_local = threading.local()
+
+
+def _ensure_scheduler(h: Any, threads: int | None) -> None:
+    """HiGHS keeps one task scheduler per OS thread, sized at first use; resize on change."""
+    want = threads if threads is not None else 0
+    have = getattr(_local, "threads", None)
+    if have is not None and have != want:
+        h.resetGlobalScheduler(True)
+    _local.threads = want
+
+
+# ------------------------------------------------------------------------- status
+def _status_table() -> dict[Any, str]:
+    import highspy
+
+    S = highspy.HighsModelStatus
+    return {
+        S.kOptimal: OPTIMAL,
+        S.kInfeasible: INFEASIBLE,
+        S.kModelEmpty: OPTIMAL,
+        S.kTimeLimit: "limit",
+        S.kIterationLimit: "limit",
+        S.kSolutionLimit: "limit",
+        S.kInterrupt: "limit",
+        S.kObjectiveBound: "limit",
+        S.kObjectiveTarget: "limit",
+        S.kMemoryLimit: "limit",
+    }
+
+
+def gap_of(objective: float | None, bound: float | None) -> float | None:
+    """Relative gap |bound − objective| / max(1, |objective|), HiGHS-style."""
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None
+    return abs(bound - objective) / max(1.0, abs(objective))
+
+
+_banner_done = False
+
+
+def new_highs() -> Any:
+    """A silent ``highspy.Highs``. HiGHS prints a banner to stdout (fd 1) on its first
+    construction in a process, which would corrupt JSON written to stdout: swallow it once."""
+    global _banner_done
+    import os
+    import sys
+
+    import highspy
+
+    if not _banner_done:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 1)
+                h = highspy.Highs()
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+        _banner_done = True
+    else:
+        h = highspy.Highs()
+    h.silent()
+    return h
+
+
+def highs_from_lp(lp: LinearProgram, options: SolverOptions) -> Any:
+    """A ``highspy.Highs`` loaded with ``lp`` (one vectorised ``passModel``) and ``options`` set."""
+    import highspy
+
+    h = new_highs()
+    _ensure_scheduler(h, options.threads)
+    for k, v in options.native().items():
+        h.setOptionValue(k, v)
+    hl = highspy.HighsLp()
+    n, m = lp.n_cols, lp.n_rows
+    hl.num_col_ = n
+    hl.num_row_ = m
+    hl.col_cost_ = lp.c
+    hl.col_lower_ = lp.col_lo
+    hl.col_upper_ = lp.col_hi
+    hl.row_lower_ = lp.row_lo
+    hl.row_upper_ = lp.row_hi
+    hl.offset_ = float(lp.offset)
+    hl.sense_ = highspy.ObjSense.kMaximize if lp.sense == "max" else highspy.ObjSense.kMinimize
+    A = lp.A
+    hl.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    hl.a_matrix_.start_ = A.indptr.astype(np.int32)
+    hl.a_matrix_.index_ = A.indices.astype(np.int32)
+    hl.a_matrix_.value_ = A.data.astype(np.float64)
+    hl.a_matrix_.num_col_ = n
+    hl.a_matrix_.num_row_ = m
+    if lp.integer is not None and lp.integer.any():
+        hl.integrality_ = [
+            highspy.HighsVarType.kInteger if f else highspy.HighsVarType.kContinuous
+            for f in lp.integer
+        ]
+    h.passModel(hl)
+    return h
+
+
+def solve_lp(
+    lp: LinearProgram,
+    options: SolverOptions | None = None,
+    start: np.ndarray | None = None,
+    write: str | None = None,
+) -> SolveResult:
+    """Solve an array-form LP/MIP with HiGHS (the fast path).
+
+    ``start`` is a full column vector used as a MIP start; an infeasible start is ignored by
+    HiGHS. ``write`` names an ``.mps`` or ``.lp`` file to write the model to before solving.
+    """
+    options = options or SolverOptions()
+    t0 = time.perf_counter()
+    h = highs_from_lp(lp, options)
+    if write:
+        _write_model(h, write)
+    if start is not None and lp.is_mip:
+        import highspy
+
+        sol = highspy.HighsSolution()
+        sol.col_value = np.asarray(start, dtype=np.float64)
+        sol.value_valid = True
+        h.setSolution(sol)
+    h.run()
+    return _collect(h, lp, t0, "fast", start=start)
+
+
+def _write_model(h: Any, path: str) -> None:
+    if not (path.endswith(".mps") or path.endswith(".lp")):
+        raise OptionError(f"--write-model: {path}: the file name must end in .mps or .lp")
+    h.writeModel(path)
+
+
+def _collect(
+    h: Any, lp: LinearProgram, t0: float, path: str, start: np.ndarray | None = None
+) -> SolveResult:
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    kind = _status_table().get(ms, ERROR)
+    termination = h.modelStatusToString(ms)
+    has_primal = info.primal_solution_status == 2
+    x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_primal else None
+    obj = float(info.objective_function_value) if has_primal else None
+    bound: float | None = None
+    if lp.is_mip:
+        b = float(info.mip_dual_bound)
+        bound = b if math.isfinite(b) else None
+    elif kind == OPTIMAL:
+        bound = obj
+    if kind == OPTIMAL:
+        status = OPTIMAL
+        if lp.is_mip and bound is not None and obj is not None:
+            # HiGHS stops at mip_rel_gap: call it optimal only at that tolerance (as HiGHS does)
+            pass
+    elif kind == "limit":
+        status = FEASIBLE if has_primal else ERROR
+    else:
+        status = kind
+    msg = ""
+    if status == ERROR and kind == "limit":
+        msg = f"{termination} before any feasible solution was found"
+    elif status == ERROR:
+        msg = f"HiGHS stopped with model status '{termination}'"
+    elif status == INFEASIBLE:
+        msg = "the constraints admit no plan (HiGHS proved the model infeasible)"
+    res = SolveResult(
+        status=status,
+        termination=termination,
+        objective=obj,
+        bound=bound,
+        gap=(0.0 if (status == OPTIMAL and not lp.is_mip) else gap_of(obj, bound)),
+        x=x,
+        time_s=time.perf_counter() - t0,
+        path=path,
+        message=msg,
+        nodes=int(info.mip_node_count) if lp.is_mip else None,
+        iterations=int(info.simplex_iteration_count),
+    )
+    if start is not None and lp.is_mip:
+        _keep_start_if_better(res, lp, start)
+    return res
+
+
+def _keep_start_if_better(res: SolveResult, lp: LinearProgram, start: np.ndarray) -> None:
+    """A time-limited MIP never returns a worse plan than a feasible warm start."""
+    if not lp.is_feasible(start):
+        return
+    val = lp.objective_value(start)
+    better = (res.objective is None) or (
+        val > res.objective + 1e-9 if lp.sense == "max" else val < res.objective - 1e-9
+    )
+    if better:
+        res.x = np.asarray(start, dtype=np.float64)
+        res.objective = val
+        res.gap = gap_of(val, res.bound)
+        if res.status == ERROR:
+            res.status = FEASIBLE
+            res.message = "no better solution than the warm start was found"
