@@ -6,15 +6,21 @@ validation and saving of the JSON file format (``assortopt-instance/1``) live in
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, NoReturn
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse import csgraph
 
 from .exceptions import InstanceError
+from .jsonio import read_json, write_json_atomic
 
 FORMAT = "assortopt-instance/1"
 
@@ -149,3 +155,446 @@ def _as_units(units: Any, where: str) -> int:
     if units < 0:
         raise InstanceError(where, "units must be >= 0")
     return int(units)
+
+
+# ===================================================================== JSON file format
+# Everything below reads, checks and writes the ``assortopt-instance/1`` format (CONTRACT §2).
+# Checks run on whole columns with numpy, so a 10,000-product file is checked in milliseconds;
+# only the structural pass (types, keys, ids) visits each JSON object once.
+
+_TOL = 1e-9  # slack on "sums to at most 1" and on "sums to 1" (no exit) for rows
+_TOP_KEYS = (
+    "format",
+    "name",
+    "customers",
+    "products",
+    "transitions",
+    "transition_matrix",
+    "constraints",
+    "metadata",
+)
+_CUSTOMER_KEYS = ("mean", "distribution")
+_PRODUCT_REQUIRED = ("id", "price", "cost", "arrival")
+_PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost")
+_TRANSITION_KEYS = ("from", "to", "prob")
+_CONSTRAINT_KEYS = ("max_products", "budget")
+_DISTRIBUTIONS = ("fixed", "poisson")
+_FAST_NUMBER_TYPES = {int, float}
+
+
+def _type_name(value: Any) -> str:
+    """The JSON name of a value's type, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool | np.bool_):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "a number"
+    return type(value).__name__
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+        value, bool | np.bool_
+    )
+
+
+def _fmt(x: float) -> str:
+    return f"{float(x):.10g}"
+
+
+class _Checker:
+    """Raises `InstanceError`s that name the file; holds the column checks."""
+
+    def __init__(self, source: str | None) -> None:
+        self.source = source
+
+    def fail(self, field: str, message: str) -> NoReturn:
+        raise InstanceError(field, message, self.source)
+
+    def obj(self, value: Any, field: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(field, f"must be an object, got {_type_name(value)}")
+        return value
+
+    def keys(
+        self, d: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...], field: str
+    ) -> None:
+        prefix = f"{field}." if field else ""
+        for key in d:
+            if key not in allowed:
+                self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(allowed)})")
+        for key in required:
+            if key not in d:
+                self.fail(f"{prefix}{key}", "missing (required)")
+
+    def number(self, value: Any, field: str) -> float:
+        if not _is_number(value):
+            self.fail(field, f"must be a number, got {_type_name(value)}")
+        try:
+            x = float(value)
+        except OverflowError:
+            self.fail(field, "is too large")
+        if not np.isfinite(x):
+            self.fail(field, f"must be a finite number, got {value}")
+        return x
+
+    def integer(self, value: Any, field: str) -> int:
+        x = self.number(value, field)
+        if not x.is_integer():
+            self.fail(field, f"must be a whole number, got {_fmt(x)}")
+        return int(value)
+
+    def column(self, values: list[Any], field: str) -> np.ndarray:
+        """Finite float64 array from JSON numbers; ``field`` has a ``{}`` for the position."""
+        if set(map(type, values)) <= _FAST_NUMBER_TYPES:
+            try:
+                arr = np.array(values, dtype=np.float64)
+            except OverflowError:
+                arr = None
+            if arr is not None:
+                bad = np.flatnonzero(~np.isfinite(arr))
+                if bad.size:
+                    k = int(bad[0])
+                    self.fail(field.format(k), f"must be a finite number, got {values[k]}")
+                return arr
+        return np.array([self.number(v, field.format(k)) for k, v in enumerate(values)])
+
+    def where(self, bad: np.ndarray, field: str, message: str, values: np.ndarray) -> None:
+        """Fail at the first position where ``bad`` holds; ``message`` may use ``{value}``."""
+        hits = np.flatnonzero(bad)
+        if hits.size:
+            k = int(hits[0])
+            self.fail(field.format(k), message.format(value=_fmt(values[k]), k=k))
+
+
+def instance_from_dict(d: Any, source: str | None = None) -> Instance:
+    """Build an `Instance` from the parsed JSON of an instance file, checking every rule.
+
+    Parameters
+    ----------
+    d
+        The parsed file (a dict), as in CONTRACT §2.
+    source
+        The file name to put at the start of error messages (None: no file).
+
+    Raises
+    ------
+    InstanceError
+        On the first broken rule, with a one-line message ``FILE: FIELD: what is wrong``, e.g.
+        ``chocolate.json: products[3].price: must be > 0, got -1``.
+    """
+    ck = _Checker(source)
+    if not isinstance(d, dict):
+        ck.fail("", f"must be a JSON object (an instance), got {_type_name(d)}")
+    ck.keys(d, _TOP_KEYS, ("customers", "products"), "")
+
+    if "format" in d and d["format"] != FORMAT:
+        ck.fail("format", f"must be {FORMAT!r}, got {d['format']!r}")
+    name = d.get("name", "")
+    if not isinstance(name, str):
+        ck.fail("name", f"must be a string, got {_type_name(name)}")
+
+    # ---------------------------------------------------------------- customers
+    customers = ck.obj(d["customers"], "customers")
+    ck.keys(customers, _CUSTOMER_KEYS, ("mean",), "customers")
+    distribution = customers.get("distribution", "fixed")
+    if not isinstance(distribution, str) or distribution not in _DISTRIBUTIONS:
+        ck.fail("customers.distribution", f"must be 'fixed' or 'poisson', got {distribution!r}")
+    mean = ck.number(customers["mean"], "customers.mean")
+    if not mean > 0:
+        ck.fail("customers.mean", f"must be > 0, got {_fmt(mean)}")
+    customers_mean: float = mean
+    if distribution == "fixed":
+        if not mean.is_integer():
+            ck.fail("customers.mean", f"must be a whole number when fixed, got {_fmt(mean)}")
+        customers_mean = int(mean)
+
+    # ---------------------------------------------------------------- products
+    products = d["products"]
+    if not isinstance(products, list):
+        ck.fail("products", f"must be a list of objects, got {_type_name(products)}")
+    if not products:
+        ck.fail("products", "must not be empty")
+    index: dict[str, int] = {}
+    required = set(_PRODUCT_REQUIRED)
+    allowed = set(_PRODUCT_KEYS)
+    for k, p in enumerate(products):
+        if not isinstance(p, dict):
+            ck.fail(f"products[{k}]", f"must be an object, got {_type_name(p)}")
+        if not (required <= p.keys() <= allowed):
+            ck.keys(p, _PRODUCT_KEYS, _PRODUCT_REQUIRED, f"products[{k}]")
+        pid = p["id"]
+        if not isinstance(pid, str) or not pid:
+            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
+        if pid in index:
+            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
+        index[pid] = k
+    n = len(products)
+    ids = tuple(index)
+
+    price = ck.column([p["price"] for p in products], "products[{}].price")
+    cost = ck.column([p["cost"] for p in products], "products[{}].cost")
+    arrival = ck.column([p["arrival"] for p in products], "products[{}].arrival")
+    salvage = ck.column([p.get("salvage", 0.0) for p in products], "products[{}].salvage")
+    fixed_cost = ck.column([p.get("fixed_cost", 0.0) for p in products], "products[{}].fixed_cost")
+    ck.where(~(price > 0), "products[{}].price", "must be > 0, got {value}", price)
+    ck.where(~(cost >= 0), "products[{}].cost", "must be >= 0, got {value}", cost)
+    ck.where(~(salvage >= 0), "products[{}].salvage", "must be >= 0, got {value}", salvage)
+    ck.where(~(salvage < price), "products[{}].salvage", "must be < price, got {value}", salvage)
+    ck.where(~(salvage <= cost), "products[{}].salvage", "must be <= cost, got {value}", salvage)
+    ck.where(~(fixed_cost >= 0), "products[{}].fixed_cost", "must be >= 0, got {value}", fixed_cost)
+    ck.where(~(arrival >= 0), "products[{}].arrival", "must be >= 0, got {value}", arrival)
+    total = float(arrival.sum())
+    if total > 1 + _TOL:
+        ck.fail(
+            "products[*].arrival", f"the arrival probabilities sum to {_fmt(total)}, must be <= 1"
+        )
+
+    # ---------------------------------------------------------------- transitions
+    if "transitions" in d and "transition_matrix" in d:
+        ck.fail("transition_matrix", "give either transitions or transition_matrix, not both")
+    if "transition_matrix" in d:
+        trans_field = "transition_matrix"
+        rho = _dense_transitions(ck, d["transition_matrix"], n)
+    else:
+        trans_field = "transitions"
+        rho = _sparse_transitions(ck, d.get("transitions", []), index, ids)
+    sums = np.asarray(rho.sum(axis=1)).ravel()
+    _check_can_leave(ck, rho, sums, ids, trans_field)
+
+    # ---------------------------------------------------------------- constraints, metadata
+    max_products: int | None = None
+    budget: float | None = None
+    if "constraints" in d:
+        constraints = ck.obj(d["constraints"], "constraints")
+        ck.keys(constraints, _CONSTRAINT_KEYS, (), "constraints")
+        if "max_products" in constraints:
+            max_products = ck.integer(constraints["max_products"], "constraints.max_products")
+            if max_products < 0:
+                ck.fail("constraints.max_products", f"must be >= 0, got {max_products}")
+        if "budget" in constraints:
+            budget = ck.number(constraints["budget"], "constraints.budget")
+            if not budget >= 0:
+                ck.fail("constraints.budget", f"must be >= 0, got {_fmt(budget)}")
+    metadata = ck.obj(d.get("metadata", {}), "metadata")
+    try:
+        json.dumps(metadata, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        ck.fail("metadata", f"must hold plain JSON with finite numbers ({exc})")
+
+    return Instance(
+        ids=ids,
+        price=price,
+        cost=cost,
+        arrival=arrival,
+        transitions=rho,
+        customers_mean=customers_mean,
+        customers_distribution=distribution,  # type: ignore[arg-type]
+        salvage=salvage,
+        fixed_cost=fixed_cost,
+        max_products=max_products,
+        budget=budget,
+        name=name,
+        metadata=copy.deepcopy(metadata),
+        source=source,
+    )
+
+
+def _sparse_transitions(
+    ck: _Checker, trans: Any, index: dict[str, int], ids: tuple[str, ...]
+) -> sp.csr_array:
+    """ρ from the sparse ``transitions`` list, checking ids, probabilities, pairs and row sums."""
+    if not isinstance(trans, list):
+        ck.fail("transitions", f"must be a list of objects, got {_type_name(trans)}")
+    n = len(ids)
+    keyset = set(_TRANSITION_KEYS)
+    rows: list[int] = []
+    cols: list[int] = []
+    for k, t in enumerate(trans):
+        if not isinstance(t, dict):
+            ck.fail(f"transitions[{k}]", f"must be an object, got {_type_name(t)}")
+        if t.keys() != keyset:
+            ck.keys(t, _TRANSITION_KEYS, _TRANSITION_KEYS, f"transitions[{k}]")
+        for end, out in (("from", rows), ("to", cols)):
+            pid = t[end]
+            if not isinstance(pid, str):
+                ck.fail(f"transitions[{k}].{end}", f"must be a product id, got {_type_name(pid)}")
+            pos = index.get(pid)
+            if pos is None:
+                ck.fail(f"transitions[{k}].{end}", f"unknown product id {pid!r}")
+            out.append(pos)
+    prob = ck.column([t["prob"] for t in trans], "transitions[{}].prob")
+    row = np.array(rows, dtype=np.int64)
+    col = np.array(cols, dtype=np.int64)
+    ck.where(~(prob >= 0), "transitions[{}].prob", "must be >= 0, got {value}", prob)
+    ck.where(row == col, "transitions[{}].to", "must differ from 'from' (no self-loops)", prob)
+    pair = row * n + col
+    order = np.argsort(pair, kind="stable")
+    repeated = order[1:][pair[order[1:]] == pair[order[:-1]]]
+    if repeated.size:
+        k = int(repeated.min())
+        first = int(np.flatnonzero(pair == pair[k])[0])
+        ck.fail(
+            f"transitions[{k}]",
+            f"duplicate pair {ids[row[k]]} -> {ids[col[k]]} (also transitions[{first}])",
+        )
+    sums = np.bincount(row, weights=prob, minlength=n)
+    over = np.flatnonzero(sums > 1 + _TOL)
+    if over.size:
+        i = int(over[0])
+        ck.fail(
+            "transitions",
+            f"the probabilities out of {ids[i]} sum to {_fmt(sums[i])}, must be <= 1",
+        )
+    keep = prob > 0
+    return sp.csr_array((prob[keep], (row[keep], col[keep])), shape=(n, n))
+
+
+def _dense_transitions(ck: _Checker, matrix: Any, n: int) -> sp.csr_array:
+    """ρ from a dense ``transition_matrix`` (N lists of N numbers, zero diagonal)."""
+    field = "transition_matrix"
+    if not isinstance(matrix, list):
+        ck.fail(field, f"must be a list of {n} lists, got {_type_name(matrix)}")
+    if len(matrix) != n:
+        ck.fail(field, f"must have one row per product ({n}), got {len(matrix)}")
+    for i, row in enumerate(matrix):
+        if not isinstance(row, list):
+            ck.fail(f"{field}[{i}]", f"must be a list of {n} numbers, got {_type_name(row)}")
+        if len(row) != n:
+            ck.fail(f"{field}[{i}]", f"must have {n} entries (one per product), got {len(row)}")
+    rows = [ck.column(row, f"{field}[{i}][{{}}]") for i, row in enumerate(matrix)]
+    dense = np.array(rows, dtype=np.float64).reshape(n, n)
+    neg = np.argwhere(~(dense >= 0))
+    if neg.size:
+        i, j = (int(v) for v in neg[0])
+        ck.fail(f"{field}[{i}][{j}]", f"must be >= 0, got {_fmt(dense[i, j])}")
+    diag = np.flatnonzero(np.diagonal(dense) != 0)
+    if diag.size:
+        i = int(diag[0])
+        ck.fail(f"{field}[{i}][{i}]", f"must be 0 (the diagonal), got {_fmt(dense[i, i])}")
+    sums = dense.sum(axis=1)
+    over = np.flatnonzero(sums > 1 + _TOL)
+    if over.size:
+        i = int(over[0])
+        ck.fail(f"{field}[{i}]", f"row sums to {_fmt(sums[i])}, must be <= 1")
+    return sp.csr_array(dense)
+
+
+def _check_can_leave(
+    ck: _Checker, rho: sp.csr_array, sums: np.ndarray, ids: tuple[str, ...], field: str
+) -> None:
+    """Reject a group of products a customer can never leave (CONTRACT §2, "leaving").
+
+    Product i can lead to an exit if some product reachable from i (i itself included) has a row
+    summing to less than 1 (beyond the 1e-9 slack). Breadth-first search on the reversed graph
+    from a virtual exit node finds all such products at once.
+    """
+    n = len(ids)
+    exits = np.flatnonzero(sums < 1 - _TOL)
+    if exits.size == n:
+        return
+    coo = rho.tocoo()
+    src = np.concatenate([coo.col, np.full(exits.size, n)])
+    dst = np.concatenate([coo.row, exits])
+    reverse = sp.csr_array((np.ones(src.size), (src, dst)), shape=(n + 1, n + 1))
+    reached = csgraph.breadth_first_order(reverse, n, directed=True, return_predecessors=False)
+    can_leave = np.zeros(n + 1, dtype=bool)
+    can_leave[reached] = True
+    trapped = np.flatnonzero(~can_leave[:n])
+    if trapped.size:
+        t = int(trapped[0])
+        group = np.sort(
+            csgraph.breadth_first_order(rho, t, directed=True, return_predecessors=False)
+        )
+        names = ", ".join(ids[i] for i in group[:6])
+        if group.size > 6:
+            names += f" and {group.size - 6} more"
+        ck.fail(
+            field,
+            f"customers at {ids[t]} can never leave (rows of {names} sum to 1 and lead only "
+            "to each other)",
+        )
+
+
+def load_instance(path: str | os.PathLike[str]) -> Instance:
+    """Read and check an instance file (CONTRACT §2).
+
+    The instance's ``name`` defaults to the file's stem and ``source`` is the path as given.
+
+    Raises
+    ------
+    InstanceError
+        The file is unreadable, not JSON, or breaks a rule; the message names the file and field.
+    """
+    source = str(path)
+    inst = instance_from_dict(read_json(path), source=source)
+    if not inst.name:
+        inst = inst.replace(name=Path(path).stem)
+    return inst
+
+
+def validate_file(path: str | os.PathLike[str]) -> Instance:
+    """Check an instance file (``assortopt validate``): the `Instance`, or `InstanceError`."""
+    return load_instance(path)
+
+
+def instance_to_dict(inst: Instance) -> dict[str, Any]:
+    """The instance in the file format: sparse ``transitions``, defaults (salvage 0, fixed cost 0,
+    no constraints, empty metadata) left out. ``instance_from_dict`` of it gives ``inst`` back."""
+    mean = inst.customers_mean
+    fixed = inst.customers_distribution == "fixed"
+    if fixed and float(mean).is_integer():
+        mean = int(mean)
+    else:
+        mean = float(mean)
+    out: dict[str, Any] = {"format": FORMAT}
+    if inst.name:
+        out["name"] = inst.name
+    out["customers"] = {"mean": mean, "distribution": inst.customers_distribution}
+    products = []
+    salvage = inst.salvage.tolist()
+    fixed_cost = inst.fixed_cost.tolist()
+    for i, (pid, p, c, a) in enumerate(
+        zip(inst.ids, inst.price.tolist(), inst.cost.tolist(), inst.arrival.tolist(), strict=True)
+    ):
+        prod: dict[str, Any] = {"id": pid, "price": p, "cost": c, "arrival": a}
+        if salvage[i] != 0:
+            prod["salvage"] = salvage[i]
+        if fixed_cost[i] != 0:
+            prod["fixed_cost"] = fixed_cost[i]
+        products.append(prod)
+    out["products"] = products
+    coo = inst.transitions.tocoo()
+    ids = inst.ids
+    out["transitions"] = [
+        {"from": ids[i], "to": ids[j], "prob": v}
+        for i, j, v in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True)
+    ]
+    constraints: dict[str, Any] = {}
+    if inst.max_products is not None:
+        constraints["max_products"] = int(inst.max_products)
+    if inst.budget is not None:
+        constraints["budget"] = float(inst.budget)
+    if constraints:
+        out["constraints"] = constraints
+    if inst.metadata:
+        out["metadata"] = copy.deepcopy(inst.metadata)
+    return out
+
+
+def save_instance(inst: Instance, path: str | os.PathLike[str]) -> None:
+    """Write ``inst`` to ``path`` atomically in the file format.
+
+    The dict is checked with the loader's rules first, so assortopt never writes an instance
+    file it would refuse to read (an invalid ``inst`` raises `InstanceError` naming ``path``).
+    """
+    d = instance_to_dict(inst)
+    instance_from_dict(d, source=str(path))
+    write_json_atomic(path, d)

@@ -26,7 +26,5 @@ def child_seeds(seed: int | np.random.SeedSequence, n: int) -> np.ndarray:
     so results do not depend on how work is chunked.
     """
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    children = (
-        np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, b)) for b in range(n)
-    )
+    children = (np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, b)) for b in range(n))
     return np.array([c.generate_state(1, dtype=np.uint64)[0] for c in children], dtype=np.uint64)

@@ -27,7 +27,11 @@ log = logging.getLogger("assortopt.solver")
 
 #: Contract statuses of a solution file.
 OPTIMAL, FEASIBLE, HEURISTIC, INFEASIBLE, ERROR = (
-    "optimal", "feasible", "heuristic", "infeasible", "error",
+    "optimal",
+    "feasible",
+    "heuristic",
+    "infeasible",
+    "error",
 )
 
 

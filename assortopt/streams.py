@@ -119,8 +119,9 @@ class Stream:
             sc.append(s.scenario_offsets[1:] + cb)
             ib += len(s.items)
             cb += s.n_customers
-        return Stream(np.concatenate(offs), np.concatenate(items), np.concatenate(sc),
-                      streams[0].n_products)
+        return Stream(
+            np.concatenate(offs), np.concatenate(items), np.concatenate(sc), streams[0].n_products
+        )
 
     @staticmethod
     def from_lists(lists_per_scenario: list[list[list[int]]], n_products: int) -> Stream:

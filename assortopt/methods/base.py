@@ -34,12 +34,16 @@ class PlanRequest:
     params
         Method-specific options (e.g. ``{"start": "heuristic"}`` for local search,
         ``{"formulation": "bigm"}`` for the MIP). Unknown keys raise `OptionError`.
+    write_model
+        If set, a method that builds an LP/MIP writes it to this ``.mps``/``.lp`` file
+        (pass it as ``Formulation.solve(write=...)``).
     """
 
     scenarios: int = 100
     seed: int = 0
     options: SolverOptions = field(default_factory=SolverOptions)
     params: dict[str, Any] = field(default_factory=dict)
+    write_model: str | None = None
 
     def param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
@@ -96,3 +100,10 @@ def get_method(name: str) -> Method:
         raise OptionError(
             f"unknown method {name!r}; choose from {', '.join(sorted(METHODS))}"
         ) from None
+
+
+def list_methods() -> dict[str, tuple[str, ...]]:
+    """Every registered method name with the option keys it accepts (``--param KEY=VALUE``)."""
+    from . import all as _all  # noqa: F401
+
+    return {k: v.accepted_params for k, v in sorted(METHODS.items())}  # type: ignore[attr-defined]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..solver import ERROR, SolverOptions, SolveResult, _write_model, gap_of, solve_lp
+from ..solver import ERROR, SolveResult, SolverOptions, _write_model, gap_of, solve_lp
 
 log = logging.getLogger("assortopt.models")
 
@@ -78,7 +78,9 @@ class LinearProgram:
             return False
         if np.any(x < self.col_lo - tol) or np.any(x > self.col_hi + tol):
             return False
-        if self.integer is not None and np.any(np.abs(x[self.integer] - np.round(x[self.integer])) > tol):
+        if self.integer is not None and np.any(
+            np.abs(x[self.integer] - np.round(x[self.integer])) > tol
+        ):
             return False
         ax = self.A @ x
         return bool(np.all(ax >= self.row_lo - tol) and np.all(ax <= self.row_hi + tol))
@@ -157,7 +159,7 @@ class LPBuilder:
         return start
 
     def build(self) -> LinearProgram:
-        cat = lambda xs, dt=np.float64: (np.concatenate(xs) if xs else np.zeros(0, dt))  # noqa: E731
+        cat = lambda xs, dt=np.float64: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
         if self._rows:
             r = np.concatenate([t[0] for t in self._rows])
             c = np.concatenate([t[1] for t in self._rows])
@@ -168,9 +170,15 @@ class LPBuilder:
         A = sp.csr_array((v, (r, c)), shape=(self.m, self.n))
         integer = cat(self._int, bool)
         return LinearProgram(
-            c=cat(self._c), A=A, row_lo=cat(self._rlo), row_hi=cat(self._rhi),
-            col_lo=cat(self._lo), col_hi=cat(self._hi),
-            integer=integer if integer.any() else None, sense=self.sense, offset=self.offset,
+            c=cat(self._c),
+            A=A,
+            row_lo=cat(self._rlo),
+            row_hi=cat(self._rhi),
+            col_lo=cat(self._lo),
+            col_hi=cat(self._hi),
+            integer=integer if integer.any() else None,
+            sense=self.sense,
+            offset=self.offset,
         )
 
 
@@ -279,7 +287,8 @@ class Formulation:
             except _CannotCompile as exc:
                 warnings.warn(
                     f"the fast path cannot carry this model ({exc}); solving through Pyomo's "
-                    "HiGHS interface instead", stacklevel=2,
+                    "HiGHS interface instead",
+                    stacklevel=2,
                 )
         elif path != "pyomo":
             raise ValueError(f"unknown solve path {path!r}")
@@ -318,9 +327,14 @@ class Formulation:
         native = options.native()
         tl = native.pop("time_limit", None)
         res = opt.solve(
-            m, tee=options.verbose, time_limit=tl, threads=native.pop("threads", None),
-            rel_gap=native.pop("mip_rel_gap", None), solver_options=native,
-            load_solutions=False, raise_exception_on_nonoptimal_result=False,
+            m,
+            tee=options.verbose,
+            time_limit=tl,
+            threads=native.pop("threads", None),
+            rel_gap=native.pop("mip_rel_gap", None),
+            solver_options=native,
+            load_solutions=False,
+            raise_exception_on_nonoptimal_result=False,
         )
         tc = res.termination_condition
         has = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
@@ -339,10 +353,15 @@ class Formulation:
         bound = res.objective_bound
         bound = float(bound) if bound is not None and np.isfinite(bound) else None
         return SolveResult(
-            status=status, termination=name, objective=obj, bound=bound,
+            status=status,
+            termination=name,
+            objective=obj,
+            bound=bound,
             gap=(0.0 if status == "optimal" and not self.lp.is_mip else gap_of(obj, bound)),
-            x=self._x_from_model() if has else None, time_s=time.perf_counter() - t0,
-            path="pyomo", message="" if has or status == "infeasible" else f"HiGHS: {name}",
+            x=self._x_from_model() if has else None,
+            time_s=time.perf_counter() - t0,
+            path="pyomo",
+            message="" if has or status == "infeasible" else f"HiGHS: {name}",
         )
 
     def _x_from_model(self) -> np.ndarray:
@@ -413,8 +432,14 @@ def _compile(model: Any) -> tuple[LinearProgram, list[Any]]:
     hi = np.array([INF if v.ub is None else v.ub for v in columns], dtype=np.float64)
     integer = np.array([v.is_integer() or v.is_binary() for v in columns], dtype=bool)
     lp = LinearProgram(
-        c=c, A=A, row_lo=row_lo, row_hi=row_hi, col_lo=lo, col_hi=hi,
-        integer=integer if integer.any() else None, sense=sense,
+        c=c,
+        A=A,
+        row_lo=row_lo,
+        row_hi=row_hi,
+        col_lo=lo,
+        col_hi=hi,
+        integer=integer if integer.any() else None,
+        sense=sense,
         offset=float(np.asarray(sf.c_offset).ravel()[0]) if len(sf.c_offset) else 0.0,
     )
     return lp, columns
@@ -444,6 +469,7 @@ def _to_pyomo(f: Formulation) -> tuple[Any, list[Any]]:
     A = lp.A
     indptr, indices, data = A.indptr, A.indices, A.data
     for name, (r0, r1) in f.row_blocks.items():
+
         def rule(_m: Any, r: int, r0: int = r0) -> Any:
             row = r0 + r
             s, e = indptr[row], indptr[row + 1]

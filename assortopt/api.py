@@ -1,0 +1,207 @@
+"""`solve`: plan with a named method, bound it, evaluate it out of sample, report it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .exceptions import OptionError
+from .instance import Instance
+from .methods.base import Plan, PlanRequest, get_method
+from .solution import SOLUTION_FORMAT
+from .solver import ERROR, INFEASIBLE, SolverOptions
+
+
+@dataclass
+class Solution:
+    """A planned stock with everything the solution file reports (CONTRACT §3).
+
+    ``stock`` is the int64 plan (length N); ``objective`` the method's in-sample value;
+    ``lp_bound`` the LP upper bound on expected profit; ``evaluation`` an out-of-sample
+    simulation on streams independent of the planning streams.
+    """
+
+    instance: Instance
+    method: str
+    plan: Plan
+    lp_bound: float | None
+    evaluation: Any | None
+    seed: int
+    scenarios: int
+    timings: dict[str, float] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def stock(self) -> np.ndarray:
+        return self.plan.stock
+
+    @property
+    def status(self) -> str:
+        return self.plan.status
+
+    @property
+    def assortment(self) -> list[str]:
+        return [self.instance.ids[i] for i in np.flatnonzero(self.plan.stock > 0)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The solution file as a JSON-ready dict."""
+        p = self.plan
+        d: dict[str, Any] = {
+            "format": SOLUTION_FORMAT,
+            "instance": self.instance.name,
+            "method": self.method,
+            "status": p.status,
+            "stock": self.instance.stock_dict(p.stock),
+            "assortment": self.assortment,
+            "objective": _num(p.objective),
+            "lp_bound": _num(self.lp_bound),
+            "evaluation": self.evaluation.to_dict() if self.evaluation is not None else None,
+            "seed": self.seed,
+            "scenarios": self.scenarios,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+        if p.bound is not None:
+            d["mip_bound"] = _num(p.bound)
+        if p.gap is not None:
+            d["mip_gap"] = _num(p.gap)
+        if p.message:
+            d["message"] = p.message
+        if self.params:
+            d["params"] = self.params
+        extra = {k: _jsonable(v) for k, v in p.extra.items()}
+        if extra:
+            d["extra"] = extra
+        return d
+
+    def summary(self) -> str:
+        """A few lines for humans (the CLI prints them to stderr)."""
+        lines = [
+            f"{self.instance.name or 'instance'}: method {self.method}, status {self.status}",
+            f"  stocked {len(self.assortment)} of {self.instance.n} products, "
+            f"{int(self.plan.stock.sum())} units",
+        ]
+        if self.plan.objective is not None:
+            lines.append(f"  in-sample objective {self.plan.objective:.4f}")
+        if self.evaluation is not None:
+            ev = self.evaluation
+            pct = (
+                f" ({100 * ev.mean / self.lp_bound:.1f}% of LP bound {self.lp_bound:.4f})"
+                if (self.lp_bound and self.lp_bound > 0)
+                else ""
+            )
+            lines.append(f"  expected profit {ev.mean:.4f} ± {ev.stderr:.4f}{pct}")
+        if self.plan.message:
+            lines.append(f"  {self.plan.message}")
+        lines.append(f"  time {self.timings.get('total_s', 0.0):.2f}s")
+        return "\n".join(lines)
+
+
+def _num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def solve(
+    inst: Instance,
+    method: str = "heuristic",
+    scenarios: int = 100,
+    seed: int = 0,
+    *,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-4,
+    threads: int | None = None,
+    verbose: bool = False,
+    params: dict[str, Any] | None = None,
+    eval_reps: int = 10000,
+    eval_seed: int | None = None,
+    write_model: str | None = None,
+    options: SolverOptions | None = None,
+) -> Solution:
+    """Plan stock for ``inst`` with ``method`` and report it.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    method
+        A registered method name (``heuristic``, ``mip``, ``spill-mip``, ``newsvendor``, ...).
+    scenarios
+        K, sampled scenarios the method plans on.
+    seed
+        Seed of every planning draw. The out-of-sample evaluation uses ``eval_seed``
+        (default ``seed + 1``), so its customers are independent of the planning streams.
+    time_limit, mip_gap, threads, verbose
+        Solver control (see `SolverOptions`); ``options`` overrides them all.
+    params
+        Method-specific options; unknown keys raise `OptionError`.
+    eval_reps
+        Replications of the out-of-sample evaluation (0 to skip it).
+    write_model
+        Write the method's LP/MIP to this ``.mps``/``.lp`` file (methods that build one).
+
+    Raises
+    ------
+    OptionError
+        Unknown method or option, or a bad value.
+    """
+    if scenarios < 1:
+        raise OptionError(f"scenarios must be >= 1, got {scenarios}")
+    if eval_reps < 0:
+        raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
+    if write_model and not write_model.endswith((".mps", ".lp")):
+        raise OptionError(f"--write-model: {write_model}: the file name must end in .mps or .lp")
+    fn = get_method(method)
+    opts = options or SolverOptions(
+        time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose
+    )
+    params = dict(params or {})
+    req = PlanRequest(
+        scenarios=scenarios, seed=seed, options=opts, params=params, write_model=write_model
+    )
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    from .models.lp_bound import lp_bound
+
+    b = lp_bound(inst)
+    timings["bound_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    plan = fn(inst, req)
+    timings["plan_s"] = time.perf_counter() - t1
+    evaluation = None
+    if eval_reps and plan.status not in (INFEASIBLE, ERROR):
+        from .simulate import simulate
+
+        t2 = time.perf_counter()
+        evaluation = simulate(
+            inst, plan.stock, reps=eval_reps, seed=seed + 1 if eval_seed is None else eval_seed
+        )
+        timings["evaluate_s"] = time.perf_counter() - t2
+    timings["total_s"] = time.perf_counter() - t0
+    return Solution(
+        instance=inst,
+        method=method,
+        plan=plan,
+        lp_bound=b.value,
+        evaluation=evaluation,
+        seed=seed,
+        scenarios=scenarios,
+        timings=timings,
+        params=params,
+    )

@@ -1,0 +1,268 @@
+"""The ``assortopt`` command line. It only parses and prints: every command is one library call.
+
+Exit status: 0 success, 2 bad input (invalid file, bad option; one line, no traceback),
+1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .exceptions import AssortoptError, InstanceError, OptionError
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line with exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _print_json(obj: Any) -> None:
+    from .jsonio import dumps
+
+    sys.stdout.write(dumps(obj))
+    sys.stdout.flush()
+
+
+def _params(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    from .generators import parse_params
+
+    return parse_params(list(pairs or []), flag=flag)
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_solve(a: argparse.Namespace) -> int:
+    from .api import solve
+    from .instance import load_instance
+    from .jsonio import write_json_atomic
+
+    inst = load_instance(a.instance)
+    params = _params(a.param, "--param")
+    for key in ("start", "formulation"):
+        if getattr(a, key, None) is not None:
+            params[key] = getattr(a, key)
+    sol = solve(
+        inst,
+        method=a.method,
+        scenarios=a.scenarios,
+        seed=a.seed,
+        time_limit=a.time_limit,
+        mip_gap=a.mip_gap,
+        threads=a.threads,
+        verbose=a.verbose,
+        params=params,
+        eval_reps=a.eval_reps,
+        write_model=a.write_model,
+    )
+    d = sol.to_dict()
+    if a.output and a.output != "-":
+        write_json_atomic(a.output, d)
+    else:
+        _print_json(d)
+    print(sol.summary(), file=sys.stderr)
+    if sol.status == "infeasible":
+        print(
+            f"infeasible: {sol.plan.message or 'no plan satisfies the constraints'}",
+            file=sys.stderr,
+        )
+    return EXIT_FAIL if sol.status == "error" else EXIT_OK
+
+
+def cmd_bound(a: argparse.Namespace) -> int:
+    from .instance import load_instance
+    from .models.lp_bound import lp_bound
+
+    _print_json(lp_bound(load_instance(a.instance)).to_dict())
+    return EXIT_OK
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .instance import load_instance
+    from .simulate import simulate
+    from .solution import load_solution
+
+    inst = load_instance(a.instance)
+    sol = load_solution(a.solution, inst)
+    if a.reps < 1:
+        raise OptionError(f"--reps must be >= 1, got {a.reps}")
+    ev = simulate(inst, sol.stock, reps=a.reps, seed=a.seed)
+    out = ev.to_dict()
+    out.update(
+        {
+            "sales": dict(zip(inst.ids, map(float, ev.sales), strict=True)),
+            "fill_rate": float(ev.fill_rate),
+            "substitution_share": float(ev.substitution_share),
+        }
+    )
+    _print_json(out)
+    return EXIT_OK
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    from .instance import load_instance
+
+    bad = 0
+    for path in a.instances:
+        try:
+            inst = load_instance(path)
+        except InstanceError as exc:
+            print(str(exc), file=sys.stderr)
+            bad += 1
+        else:
+            print(f"{path}: ok ({inst.n} products, {inst.transitions.nnz} transitions)")
+    return EXIT_BAD_INPUT if bad else EXIT_OK
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    from .generators import generate_file
+
+    customers: float = a.customers
+    if float(customers).is_integer():
+        customers = int(customers)
+    inst = generate_file(
+        a.family, a.products, customers, a.seed, a.output, **_params(a.set, "--set")
+    )
+    print(f"{a.output}: {inst.n} products, {inst.transitions.nnz} transitions", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .bench import run_bench, write_report
+
+    if a.config == "report":
+        if a.target is None:
+            raise OptionError("bench report: give the results directory")
+        try:
+            print(write_report(a.target))
+        except FileNotFoundError as exc:
+            raise OptionError(f"{a.target}: {exc}") from None
+        return EXIT_OK
+    if a.target is not None:
+        raise OptionError(f"bench: unexpected argument {a.target!r}")
+    if not Path(a.config).is_file():
+        raise OptionError(f"{a.config}: no such config file")
+    out = a.output or str(Path("bench-results") / Path(a.config).stem)
+    if a.mpi:
+        from .mpi import run_bench_mpi
+
+        path = run_bench_mpi(a.config, out, resume=a.resume)
+        if path is not None:
+            print(path)
+        return EXIT_OK
+    print(run_bench(a.config, out, workers=a.workers, resume=a.resume))
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "solve": cmd_solve,
+    "bound": cmd_bound,
+    "evaluate": cmd_evaluate,
+    "validate": cmd_validate,
+    "generate": cmd_generate,
+    "bench": cmd_bench,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="assortopt", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("solve", help="plan assortment and inventory; writes the solution JSON")
+    s.add_argument("instance")
+    s.add_argument("--method", "-m", default="heuristic")
+    s.add_argument("--scenarios", "-k", type=int, default=100, help="sampled scenarios K")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--time-limit", type=float, default=None, help="seconds")
+    s.add_argument("--mip-gap", type=float, default=1e-4, help="relative MIP gap")
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--output", "-o", default=None, help="solution file (stdout when omitted)")
+    s.add_argument(
+        "--eval-reps", type=int, default=10000, help="out-of-sample replications (0: skip)"
+    )
+    s.add_argument("--start", default=None, help="starting method (local-search, mip)")
+    s.add_argument("--formulation", default=None, help="MIP formulation (strong, bigm)")
+    s.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="method option, repeatable"
+    )
+    s.add_argument("--write-model", default=None, metavar="FILE.mps|FILE.lp")
+    s.add_argument("--verbose", "-v", action="store_true", help="show the solver log")
+
+    b = sub.add_parser("bound", help="the LP upper bound as JSON")
+    b.add_argument("instance")
+
+    e = sub.add_parser("evaluate", help="simulate a solution file")
+    e.add_argument("instance")
+    e.add_argument("solution")
+    e.add_argument("--reps", type=int, default=10000)
+    e.add_argument("--seed", type=int, default=1)
+
+    v = sub.add_parser("validate", help="check instance files")
+    v.add_argument("instances", nargs="+")
+
+    g = sub.add_parser("generate", help="write a synthetic instance file")
+    g.add_argument("family", help="mnl, dense, sparse, cluster, vertical or online")
+    g.add_argument("--products", "-n", type=int, required=True)
+    g.add_argument("--customers", "-t", type=float, required=True, help="mean customers T")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--output", "-o", required=True)
+    g.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="generator parameter, repeatable (e.g. alpha=1.2, margin=low)",
+    )
+
+    bn = sub.add_parser("bench", help="run a benchmark config, or `bench report DIR`")
+    bn.add_argument("config", help="CONFIG.toml, or the word `report`")
+    bn.add_argument("target", nargs="?", default=None, help="results directory (for `report`)")
+    bn.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        help="results directory (default bench-results/<config name>)",
+    )
+    bn.add_argument("--workers", "-j", type=int, default=1)
+    bn.add_argument("--resume", action="store_true", help="skip finished cells")
+    bn.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        return COMMANDS[a.command](a)
+    except (InstanceError, OptionError) as exc:
+        print(f"assortopt: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except AssortoptError as exc:
+        print(f"assortopt: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        print("assortopt: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAIL
+    except Exception as exc:  # noqa: BLE001  (one line, no traceback, unless asked)
+        if os.environ.get("ASSORTOPT_DEBUG"):
+            raise
+        print(
+            f"assortopt: internal error: {type(exc).__name__}: {exc} "
+            "(set ASSORTOPT_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAIL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

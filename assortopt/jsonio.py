@@ -1,0 +1,171 @@
+"""Reading and writing the JSON files of assortopt (instances, solutions, reports).
+
+Reading is strict: ``NaN``/``Infinity`` literals (which Python's `json` accepts) and duplicate
+keys in an object are refused, and every failure is an `InstanceError` naming the file. Writing is
+atomic (a temporary file in the same directory, then `os.replace`), so a crash never leaves a
+half-written file, and the layout is readable: an object or list of plain values, or one that
+fits in 100 characters, is kept on one line (one product per line, as in the contract's
+example); key order is kept as given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .exceptions import InstanceError
+
+__all__ = ["read_json", "write_json_atomic", "write_json_or_stdout", "dumps"]
+
+_WIDTH = 100  # a container whose one-line form fits within this width stays on one line
+
+
+class _BadLiteral(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _BadLiteral(f"{name} is not allowed: all numbers must be finite")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadLiteral(f"duplicate key {key!r} in an object")
+            seen.add(key)
+    return d
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file strictly.
+
+    Raises
+    ------
+    InstanceError
+        The file is missing or unreadable, is not valid JSON (the message gives line and
+        column), contains ``NaN``/``Infinity``, repeats a key within one object, or is nested
+        too deeply. The message starts with the file name.
+    """
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InstanceError("", "no such file", source) from None
+    except IsADirectoryError:
+        raise InstanceError("", "is a directory, not a file", source) from None
+    except OSError as exc:
+        raise InstanceError("", f"cannot read file: {exc.strerror or exc}", source) from None
+    try:
+        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise InstanceError(
+            "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source
+        ) from None
+    except _BadLiteral as exc:
+        raise InstanceError("", f"invalid JSON: {exc}", source) from None
+    except UnicodeDecodeError:
+        raise InstanceError("", "invalid JSON: not UTF-8 text", source) from None
+    except RecursionError:
+        raise InstanceError("", "invalid JSON: nested too deeply", source) from None
+
+
+def _is_scalar(obj: Any) -> bool:
+    return not isinstance(obj, dict | list | tuple)
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))
+
+
+def _encode(obj: Any, indent: int, out: list[str]) -> None:
+    # Scalars and containers of scalars (a product, a row) take one line; other containers when
+    # they fit (one with more than _WIDTH // 3 entries never fits: big ones are not encoded twice).
+    if _is_scalar(obj) or all(map(_is_scalar, obj.values() if isinstance(obj, dict) else obj)):
+        out.append(_ENCODER.encode(obj))
+        return
+    if len(obj) <= _WIDTH // 3:
+        one_line = _ENCODER.encode(obj)
+        if indent + len(one_line) <= _WIDTH:
+            out.append(one_line)
+            return
+    pad = " " * (indent + 2)
+    if isinstance(obj, dict):
+        if not obj:
+            out.append("{}")
+            return
+        out.append("{\n")
+        for k, (key, value) in enumerate(obj.items()):
+            out.append(f"{pad}{json.dumps(str(key), ensure_ascii=False)}: ")
+            _encode(value, indent + 2, out)
+            out.append(",\n" if k + 1 < len(obj) else "\n")
+        out.append(" " * indent + "}")
+    else:
+        out.append("[\n")
+        for k, value in enumerate(obj):
+            out.append(pad)
+            _encode(value, indent + 2, out)
+            out.append(",\n" if k + 1 < len(obj) else "\n")
+        out.append(" " * indent + "]")
+
+
+def dumps(obj: Any) -> str:
+    """Format ``obj`` as readable JSON text ending in a newline (the file and stdout layout).
+
+    Raises ``ValueError`` for NaN or infinite floats and ``TypeError`` for objects JSON cannot
+    hold: assortopt never writes a file it would refuse to read.
+    """
+    out: list[str] = []
+    _encode(obj, 0, out)
+    out.append("\n")
+    return "".join(out)
+
+
+def _default_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically: readers see the old file or the new one.
+
+    The text is formatted first (so an unserialisable object leaves the file untouched), written
+    to a temporary file in the same directory, flushed to disk and renamed over ``path``. The new
+    file gets the permissions of the file it replaces, or the usual ones for a new file.
+    """
+    text = dumps(obj)
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        mode = target.stat().st_mode & 0o777
+    except OSError:
+        mode = _default_mode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write_json_or_stdout(path: str | os.PathLike[str] | None, obj: Any) -> None:
+    """Write ``obj`` atomically to ``path``, or to standard output when ``path`` is None or "-"."""
+    if path is None or str(path) == "-":
+        sys.stdout.write(dumps(obj))
+        sys.stdout.flush()
+    else:
+        write_json_atomic(path, obj)

@@ -1,0 +1,362 @@
+"""Method ``heuristic``: the paper's two-step plan (pool, then SAA-LP), adapted to the long tail.
+
+Steps (the write-up with the reasons is the "Method" section of ``models/saa_lp.md``):
+
+1. **Pooling assortment.** S* = the LP bound's assortment (support of an optimal vertex of the
+   margin LP): the set that maximises one customer's expected margin.
+2. **Long tail / constraints (adaptation).** Products of S* whose pooled demand D_j (customers
+   reaching j first among the stocked set) cannot pay for a single unit are left out, and the
+   demand is *re-pooled* on the smaller set, which sends their customers, through the chain, to the
+   products still stocked. This repeats (a few lowest-value products at a time) until every product
+   kept earns its newsvendor keep; ``max_products`` and fixed costs are enforced in the same loop.
+3. **SAA-LP** on the kept set S with K scenarios of first-choice counts (reduced chain on S):
+   fractional stock x.
+4. **Rounding** between ⌊x⌋ and ⌈x⌉ by unit moves scored exactly on K simulated seasons (common
+   random numbers), with "drop the product" moves (re-pooling decisions checked on the sample);
+   budget repairs drop the units of lowest simulated value per cost. If the stocked set shrank,
+   go back to 3 on it (re-pool), at most ``max_rounds`` times.
+
+Every choice is a ``params`` option (see `heuristic`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..exceptions import OptionError
+from ..instance import Instance
+from ..solver import SolverOptions
+from .base import Plan, PlanRequest, register
+from .local_search import improve, planning_stream
+from .rounding import (
+    PooledDemand,
+    critical_ratio,
+    fit_budget,
+    newsvendor_plan,
+    newsvendor_value,
+)
+
+PARAMS = (
+    "tail",
+    "tail_step",
+    "quantities",
+    "saa_max_rows",
+    "saa_time_limit",
+    "rounding",
+    "window",
+    "add_back",
+    "max_sweeps",
+    "max_rounds",
+)
+QUANTITIES = ("auto", "saa-lp", "spill", "newsvendor")
+ROUNDINGS = ("simulate", "nearest", "floor", "ceil")
+
+
+def pooled_probabilities(inst: Instance, mask: np.ndarray) -> np.ndarray:
+    """P_{j,S}: probability that a customer's walk reaches j first among S (0 outside S)."""
+    from ..choice.mc import choice_probabilities
+
+    mask = np.asarray(mask, dtype=bool)
+    if not mask.any():
+        return np.zeros(inst.n)
+    p = np.asarray(choice_probabilities(inst, mask), dtype=np.float64)
+    return np.where(mask, p, 0.0)
+
+
+@dataclass
+class Pruning:
+    """Outcome of `prune_tail`: the kept set and its pooled demand."""
+
+    keep: np.ndarray
+    demand: PooledDemand
+    iterations: int
+    dropped_tail: int
+    dropped_cap: int
+    history: list[int] = field(default_factory=list)
+
+
+def prune_tail(
+    inst: Instance,
+    start: np.ndarray,
+    mode: str = "repool",
+    step: float = 0.5,
+    max_iter: int = 200,
+) -> Pruning:
+    """Shrink a product set until every product left is worth stocking on its pooled demand.
+
+    Parameters
+    ----------
+    inst
+        The instance.
+    start
+        Bool mask, the starting set (S*).
+    mode
+        ``"repool"`` (default): drop products whose newsvendor stock on the pooled demand is 0, or
+        whose newsvendor profit does not cover the fixed cost, a fraction ``step`` of them at a
+        time (lowest expected margin T·P_j·(r_j − c_j) first), recomputing P_{·,S} after each batch
+        so the customers of dropped products flow to the rest. ``"none"``: only products with
+        price ≤ cost are removed (and ``max_products`` is still enforced).
+    step
+        Fraction (0, 1] of the current drop candidates removed per iteration: 1 drops them all at
+        once; smaller values let a group of mutual substitutes keep one member that then absorbs
+        the group's demand.
+    max_iter
+        Cap on re-pooling iterations.
+
+    ``max_products`` C: while more than C products are left, drop the lowest-newsvendor-value
+    products (a ``step`` fraction of the excess at a time), re-pooling in between.
+    """
+    if mode not in ("repool", "none"):
+        raise OptionError(f"heuristic: tail must be 'repool' or 'none', got {mode!r}")
+    if not (0 < step <= 1):
+        raise OptionError(f"heuristic: tail_step must be in (0, 1], got {step}")
+    keep = np.asarray(start, dtype=bool) & (inst.price > inst.cost)
+    ratio = critical_ratio(inst)
+    margin = inst.price - inst.cost
+    cap = inst.max_products
+    it = dropped_tail = dropped_cap = 0
+    history = [int(keep.sum())]
+    demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
+    while it < max_iter:
+        it += 1
+        q = np.where(keep, demand.quantile(ratio), 0)
+        value = np.where(keep, newsvendor_value(inst, demand, q), 0.0)
+        drop = np.zeros(inst.n, bool)
+        if mode == "repool":
+            cand = np.flatnonzero(keep & ((q == 0) | (value <= 0)))
+            if len(cand):
+                n_drop = max(1, int(np.ceil(step * len(cand))))
+                order = cand[np.argsort(demand.mean[cand] * margin[cand], kind="stable")]
+                drop[order[:n_drop]] = True
+                dropped_tail += n_drop
+        if not drop.any() and cap is not None and keep.sum() > cap:
+            idx = np.flatnonzero(keep)
+            excess = len(idx) - cap
+            n_drop = max(1, int(np.ceil(step * excess)))
+            order = idx[np.argsort(value[idx], kind="stable")]
+            drop[order[:n_drop]] = True
+            dropped_cap += n_drop
+        if not drop.any():
+            break
+        keep &= ~drop
+        history.append(int(keep.sum()))
+        demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
+    return Pruning(keep, demand, it, dropped_tail, dropped_cap, history)
+
+
+def _quantities(
+    inst: Instance,
+    keep: np.ndarray,
+    demand: PooledDemand,
+    req: PlanRequest,
+    mode: str,
+    seed: int,
+    time_limit: float | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Fractional stock on the kept set: the SAA-LP (``"saa-lp"``) or the pooled newsvendor."""
+    info: dict[str, Any] = {}
+    if mode == "newsvendor":
+        return newsvendor_plan(inst, demand, keep, constraints=False).astype(float), info
+    if mode == "spill":
+        q, it = spill_newsvendor(inst, keep, demand)
+        info["spill_iterations"] = it
+        return q.astype(float), info
+    from ..models.saa_lp import solve_saa_lp
+    from ..models.scenario_data import first_choice_counts
+
+    counts = first_choice_counts(inst, keep, req.scenarios, seed)
+    o = req.options
+    opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
+    res = solve_saa_lp(inst, counts, keep, opts)
+    info.update(
+        saa_status=res.status, saa_objective=res.objective, saa_s=res.time_s, saa_method=res.method
+    )
+    if res.status != "optimal":
+        # no usable LP optimum (e.g. its time limit): fall back to the spill newsvendor
+        info["saa_fallback"] = "spill"
+        return spill_newsvendor(inst, keep, demand)[0].astype(float), info
+    return np.where(keep, res.stock_frac, 0.0), info
+
+
+def spill_newsvendor(
+    inst: Instance, keep: np.ndarray, demand: PooledDemand, max_iter: int = 30
+) -> tuple[np.ndarray, int]:
+    """Newsvendor stock on S with fluid spill: demand of j = pooled demand + the expected
+    overflow E(D_i − q_i)^+ of the other products routed by the reduced chain on S.
+
+    Fixed point iteration from the pooled newsvendor (overflow rises as stock falls, so the
+    stock settles after a few iterations; stops when q repeats or after ``max_iter``). This is
+    the mean-demand form of the SAA-LP's fluid spill, without its routing freedom.
+    """
+    from ..choice.mc import reduced_chain
+
+    pos = np.flatnonzero(keep)
+    ratio = critical_ratio(inst)
+    base = demand.mean.copy()
+    q = np.where(keep, demand.quantile(ratio), 0)
+    if len(pos) < 2:
+        return q, 0
+    _, rho_s, pos = reduced_chain(inst, keep)
+    rho_t = sp.csr_array(rho_s).T.tocsr()
+    seen = {q.tobytes()}
+    it = 0
+    cur = demand
+    while it < max_iter:
+        it += 1
+        over = np.maximum(cur.mean - cur.expected_sales(q), 0.0)
+        mean = base.copy()
+        mean[pos] += rho_t @ over[pos]
+        if cur.trials is not None:
+            mean = np.minimum(mean, cur.trials)
+        cur = PooledDemand(mean, cur.trials)
+        new = np.where(keep, cur.quantile(ratio), 0)
+        if new.tobytes() in seen:
+            q = new
+            break
+        seen.add(new.tobytes())
+        q = new
+    return q, it
+
+
+def _round(x: np.ndarray, rule: str) -> np.ndarray:
+    if rule == "floor":
+        return np.floor(x + 1e-9).astype(np.int64)
+    if rule == "ceil":
+        return np.ceil(x - 1e-9).astype(np.int64)
+    return np.floor(x + 0.5).astype(np.int64)
+
+
+@register("heuristic", params=PARAMS)
+def heuristic(inst: Instance, req: PlanRequest) -> Plan:
+    """Two-step plan: pooling assortment S* from the LP bound, long-tail re-pooling, SAA-LP on the
+    kept set, rounding by simulation with common random numbers.
+
+    Params (all optional; defaults in brackets):
+
+    * ``tail`` ["repool"]: or ``"none"``; see `prune_tail`.
+    * ``tail_step`` [0.5]: fraction of drop candidates removed per re-pooling iteration.
+    * ``quantities`` ["auto"]: ``"saa-lp"`` (the paper's step 2: the SAA-LP on the kept set with
+      ``req.scenarios`` scenarios of first-choice counts), ``"spill"`` (newsvendor on pooled
+      demand plus the expected overflow of the other kept products, routed by the reduced
+      chain: the mean-demand form of the SAA-LP's fluid spill), ``"newsvendor"`` (pooled
+      newsvendor, no spill), or ``"auto"``: ``"saa-lp"`` when the LP has at most
+      ``saa_max_rows`` rows, else ``"spill"``.
+    * ``saa_max_rows`` [5000]: size limit of ``"auto"`` (K × N balance rows).
+    * ``saa_time_limit`` [req.options.time_limit]: seconds per SAA-LP solve; without an optimum
+      in time the ``"spill"`` stock is used.
+    * ``rounding`` ["simulate"]: start from the nearest integer, then unit moves within
+      [⌊x⌋ − window, ⌈x⌉ + window], "drop the product" moves and (``add_back``) up to
+      max(window, 1) units of products of S* the re-pooling left out, scored exactly on
+      ``req.scenarios`` simulated seasons with common random numbers (`improve`). Or
+      ``"nearest"``, ``"floor"``, ``"ceil"``: plain rounding, then only the budget is repaired
+      (lowest pooled-newsvendor marginal value per cost first).
+    * ``window`` [1], ``add_back`` [True], ``max_sweeps`` [3]: of the simulated rounding.
+    * ``max_rounds`` [1]: if > 1 and the rounding changed the stocked set, re-pool on the
+      stocked set, recompute the quantities and round again (the best plan on the sample wins).
+    """
+    t0 = time.perf_counter()
+    tail = str(req.param("tail", "repool"))
+    step = float(req.param("tail_step", 0.5))
+    qmode = str(req.param("quantities", "auto"))
+    if qmode not in QUANTITIES:
+        raise OptionError(
+            f"heuristic: quantities must be one of {', '.join(QUANTITIES)}, got {qmode!r}"
+        )
+    rule = str(req.param("rounding", "simulate"))
+    if rule not in ROUNDINGS:
+        raise OptionError(
+            f"heuristic: rounding must be one of {', '.join(ROUNDINGS)}, got {rule!r}"
+        )
+    max_rounds = int(req.param("max_rounds", 1))
+    window = int(req.param("window", 1))
+    add_back = bool(req.param("add_back", True))
+    max_sweeps = int(req.param("max_sweeps", 3))
+    max_rows = int(req.param("saa_max_rows", 5000))
+    if window < 0 or max_rounds < 1 or max_sweeps < 1:
+        raise OptionError("heuristic: window must be >= 0, max_rounds and max_sweeps >= 1")
+    saa_tl = req.param("saa_time_limit", req.options.time_limit)
+    saa_tl = None if saa_tl is None else float(saa_tl)
+    if qmode == "auto":
+        qmode = "saa-lp" if req.scenarios * inst.n <= max_rows else "spill"
+
+    from ..models.lp_bound import lp_bound
+
+    bound = lp_bound(inst, req.options)
+    s_star = np.asarray(bound.offered, dtype=bool)
+    t_bound = time.perf_counter() - t0
+    pr = prune_tail(inst, s_star, tail, step)
+    keep = pr.keep
+    extra: dict[str, Any] = {
+        "s_star": int(s_star.sum()),
+        "kept": int(keep.sum()),
+        "prune_iterations": pr.iterations,
+        "quantities": qmode,
+        "bound_s": t_bound,
+        "prune_s": time.perf_counter() - t0 - t_bound,
+    }
+    if not keep.any():
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status="heuristic",
+            objective=0.0,
+            message="no product is worth stocking",
+            extra=extra,
+        )
+
+    stream = planning_stream(inst, req.scenarios, req.seed) if rule == "simulate" else None
+    best_q = np.zeros(inst.n, np.int64)
+    best = -np.inf
+    sim_s = 0.0
+    for rnd in range(1, max_rounds + 1):
+        demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
+        x, info = _quantities(inst, keep, demand, req, qmode, req.seed + rnd - 1, saa_tl)
+        extra.update({f"round{rnd}_{k}": v for k, v in info.items()})
+        if rule == "simulate":
+            ts = time.perf_counter()
+            lo = np.maximum(np.floor(x + 1e-9).astype(np.int64) - window, 0)
+            hi = np.where(keep, np.ceil(x - 1e-9).astype(np.int64) + window, 0)
+            cand = keep.copy()
+            if add_back:
+                back = s_star & ~keep & (inst.price > inst.cost)
+                hi[back] = max(window, 1)
+                cand |= back
+            res = improve(
+                inst,
+                _round(x, "nearest"),
+                stream,
+                lo=lo,
+                hi=hi,
+                candidates=cand,
+                max_sweeps=max_sweeps,
+            )
+            q, obj = res.stock, res.objective
+            sim_s += time.perf_counter() - ts
+        else:
+            q = fit_budget(inst, _round(x, rule), demand=demand)
+            obj = info.get("saa_objective", float(newsvendor_value(inst, demand, q).sum()))
+        if obj > best:
+            best_q, best = q, obj
+        stocked = q > 0
+        if np.array_equal(stocked, keep) or not stocked.any():
+            break
+        keep = stocked  # re-pool on the products actually stocked
+    extra.update(
+        rounds=rnd,
+        stocked=int((best_q > 0).sum()),
+        units=int(best_q.sum()),
+        simulate_s=sim_s,
+        total_s=time.perf_counter() - t0,
+    )
+    return Plan(
+        best_q,
+        status="heuristic",
+        objective=float(best),
+        message=f"|S*| = {extra['s_star']}, kept {extra['kept']} after re-pooling, "
+        f"stocked {extra['stocked']} ({qmode}, {rule} rounding)",
+        extra=extra,
+    )

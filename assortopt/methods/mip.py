@@ -1,0 +1,178 @@
+"""Method ``mip``: the exact sample-path SAA MIP (PAPER-NOTES §9.1) solved with HiGHS.
+
+Samples ``req.scenarios`` streams of preference lists from ``req.seed``, builds
+`assortopt.models.sample_path_mip.build_sample_path_mip` and solves it. The objective reported is
+the in-sample average profit of the plan on those streams; ``bound``/``gap`` are HiGHS's proven
+bound and relative gap. Params:
+
+* ``formulation``: ``"strong"`` (default) or ``"bigm"`` (the textbook model, for comparison).
+* ``start``: warm start: a method name (default ``"heuristic"`` when that method exists),
+  ``"none"``, or a plan (``{id: units}`` or a length-N list). A time-limited solve never returns
+  a plan worse in-sample than a feasible start.
+* ``candidates``: ``"margin"`` (default: products with positive margin, exact), ``"all"``, or a
+  list of ids (a restriction, not exact).
+* ``min_stock``: ``{id: units}`` that must be stocked (forces products in; may make the
+  constraints infeasible, reported as status ``infeasible``).
+* ``presolve``: HiGHS presolve for this solve, ``"off"`` (default for ``strong``: its relaxation
+  is already tight and probing costs more than it saves) or ``"on"``/``"choose"``. An explicit
+  ``presolve`` in the native HiGHS options wins.
+* ``lp_first``: solve the LP relaxation first and stop when its vertex is integral (a proven
+  optimum); default true for ``strong``, whose relaxation is usually integral.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import OptionError
+from ..instance import Instance
+from ..models.sample_path_mip import (
+    FORMULATIONS,
+    build_sample_path_mip,
+    complete_start,
+    solve_sample_path_mip,
+)
+from ..solver import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL
+from .base import METHODS, Plan, PlanRequest, get_method, register
+
+PARAMS = ("formulation", "start", "candidates", "min_stock", "presolve", "lp_first")
+
+
+def _start_plan(inst: Instance, req: PlanRequest, start: Any) -> tuple[np.ndarray | None, str]:
+    """The warm-start plan (length N) and a label saying where it came from."""
+    if start is None or (isinstance(start, str) and start.lower() == "none"):
+        return None, "none"
+    if isinstance(start, str):
+        if start == "mip":
+            raise OptionError("mip cannot warm-start from itself")
+        get_method(start)  # raises OptionError for an unknown name
+        sub = dataclasses.replace(req, params={}, write_model=None)
+        return np.asarray(METHODS[start](inst, sub).stock, dtype=np.int64), start
+    return inst.stock_vector(start), "plan"
+
+
+def _min_stock(inst: Instance, value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise OptionError("mip: min_stock must be a mapping {id: units}")
+    return inst.stock_vector(value)
+
+
+def _infeasible_reason(inst: Instance, lo: np.ndarray | None) -> str | None:
+    """Say why forced stock breaks a constraint, when it is that simple."""
+    if lo is None:
+        return None
+    if inst.budget is not None and float(inst.cost @ lo) > inst.budget + 1e-9:
+        return (
+            f"min_stock costs {float(inst.cost @ lo):g}, above the budget "
+            f"{inst.budget:g}: no plan satisfies the constraints"
+        )
+    if inst.max_products is not None and int((lo > 0).sum()) > inst.max_products:
+        return (
+            f"min_stock forces {int((lo > 0).sum())} products, above max_products "
+            f"{inst.max_products}: no plan satisfies the constraints"
+        )
+    return None
+
+
+@register("mip", params=PARAMS)
+def mip(inst: Instance, req: PlanRequest) -> Plan:
+    """Stock maximising average simulated profit over ``req.scenarios`` sampled streams, exactly."""
+    from ..sampling import sample_streams
+
+    t0 = time.perf_counter()
+    formulation = str(req.param("formulation", "strong"))
+    if formulation not in FORMULATIONS:
+        raise OptionError(
+            f"mip: formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}"
+        )
+    default_start = "heuristic" if "heuristic" in _known_methods() else None
+    lo = _min_stock(inst, req.param("min_stock", None))
+    presolve = req.param("presolve", "off" if formulation == "strong" else "choose")
+    if presolve not in ("off", "on", "choose"):
+        raise OptionError(f"mip: presolve must be 'off', 'on' or 'choose', got {presolve!r}")
+    reason = _infeasible_reason(inst, lo)
+    if reason is not None:
+        return Plan(np.zeros(inst.n, np.int64), status=INFEASIBLE, message=reason)
+
+    stream = sample_streams(inst, req.scenarios, req.seed)
+    f = build_sample_path_mip(
+        inst, stream, formulation, req.param("candidates", None), min_stock=lo
+    )
+    extra: dict[str, Any] = {
+        "formulation": formulation,
+        "columns": f.lp.n_cols,
+        "rows": f.lp.n_rows,
+        "integers": f.info["binaries"],
+        "scenarios_kept": f.info["scenarios_kept"],
+        "products_considered": len(f.info["products"]),
+    }
+    x0 = None
+    plan0, label = _start_plan(inst, req, req.param("start", default_start))
+    if plan0 is not None:
+        x0 = complete_start(f, inst, plan0)
+        extra["start"] = label
+        if f.lp.is_feasible(x0):
+            extra["start_objective"] = f.lp.objective_value(x0)
+        else:
+            extra["start"] = f"{label} (breaks a constraint; ignored)"
+            x0 = None
+
+    options = req.options
+    if "presolve" not in options.highs:
+        options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})
+    if options.time_limit is not None:  # the warm start's own time counts against the limit
+        left = options.time_limit - (time.perf_counter() - t0)
+        options = dataclasses.replace(options, time_limit=max(left, 0.1 * options.time_limit))
+
+    if f.lp.n_cols == 0:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=OPTIMAL,
+            objective=0.0,
+            bound=0.0,
+            gap=0.0,
+            message="no product can be stocked profitably",
+            extra=extra,
+        )
+    lp_first = bool(req.param("lp_first", formulation == "strong"))
+    res = solve_sample_path_mip(
+        f, inst, options, start=x0, lp_first=lp_first, write=req.write_model
+    )
+    extra.update(
+        nodes=res.nodes,
+        solve_s=res.time_s,
+        termination=res.termination,
+        lp_first=res.extra.get("lp_first", False),
+    )
+    if res.x is None:
+        status = INFEASIBLE if res.status == INFEASIBLE else ERROR
+        msg = res.message or res.termination
+        if status == INFEASIBLE:
+            msg = "the constraints admit no plan (HiGHS proved the MIP infeasible)"
+        return Plan(
+            np.zeros(inst.n, np.int64), status=status, bound=res.bound, message=msg, extra=extra
+        )
+    status = res.status if res.status in (OPTIMAL, FEASIBLE) else FEASIBLE
+    return Plan(
+        f.stock(res.x, inst.n),
+        status=status,
+        objective=res.objective,
+        bound=res.bound,
+        gap=res.gap,
+        message=res.message,
+        extra=extra,
+    )
+
+
+def _known_methods() -> set[str]:
+    try:
+        from . import all as _all  # noqa: F401
+    except ImportError:  # pragma: no cover
+        pass
+    return set(METHODS)

@@ -1,0 +1,181 @@
+"""SAA-LP: builder, exact fast solver (product generation) and scenario counts.
+
+Truths used: the monolithic HiGHS solve of the same LP; the optimal-stopping closed form of the
+LP bound (v = max(m, ρv), LP* = λ·v), which the SAA-LP must reproduce when its only scenario is
+the mean demand T·λ; hand-counted first choices on a hand-made stream.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from assortopt.instance import Instance
+from assortopt.models.saa_lp import _Complement, build_saa_lp, solve_saa_lp
+from assortopt.models.scenario_data import counts_from_stream, first_choice_counts
+from assortopt.streams import Stream
+
+
+def random_instance(
+    n: int,
+    seed: int,
+    k: int = 4,
+    salvage: bool = False,
+    T: int = 30,
+    budget: float | None = None,
+    poisson: bool = False,
+) -> Instance:
+    """Sparse random chain, Zipf-like arrivals, prices U[1,10], cost 0.3–0.7 of price."""
+    rng = np.random.default_rng(seed)
+    lam = np.arange(1, n + 1, dtype=float) ** -1.0
+    rng.shuffle(lam)
+    lam *= 0.8 / lam.sum()
+    price = rng.uniform(1, 10, n)
+    cost = price * rng.uniform(0.3, 0.7, n)
+    rows, cols, vals = [], [], []
+    for i in range(n):
+        nb = rng.choice(np.delete(np.arange(n), i), size=min(k, n - 1), replace=False)
+        w = rng.exponential(1.0, len(nb))
+        rows += [i] * len(nb)
+        cols += list(nb)
+        vals += list(w / w.sum() * rng.uniform(0.4, 0.9))
+    return Instance(
+        ids=[f"p{i}" for i in range(n)],
+        price=price,
+        cost=cost,
+        arrival=lam,
+        transitions=sp.csr_array((vals, (rows, cols)), shape=(n, n)),
+        customers_mean=T,
+        customers_distribution="poisson" if poisson else "fixed",
+        salvage=cost * rng.uniform(0, 0.5, n) if salvage else None,
+        budget=budget,
+    )
+
+
+def stopping_value(inst: Instance) -> np.ndarray:
+    """v = max(m, ρ v) by value iteration (the LP bound's dual, PAPER-NOTES §5)."""
+    v = np.maximum(inst.margin, 0.0)
+    for _ in range(100_000):
+        v2 = np.maximum(inst.margin, inst.transitions @ v)
+        if np.abs(v2 - v).max() < 1e-14:
+            break
+        v = v2
+    return v
+
+
+@pytest.mark.parametrize(
+    "n,k_count,seed,salvage,budget,restrict",
+    [
+        (12, 5, 0, False, None, False),
+        (40, 20, 1, True, None, False),
+        (60, 30, 2, False, 150.0, False),
+        (80, 10, 3, True, None, True),
+        (100, 8, 4, True, 80.0, True),
+        (30, 50, 5, False, None, True),
+    ],
+)
+def test_generation_equals_monolithic(n, k_count, seed, salvage, budget, restrict):
+    inst = random_instance(n, seed, salvage=salvage, budget=budget, T=n, poisson=bool(seed % 2))
+    mask = None
+    m = n
+    if restrict:  # S = products whose optimal-stopping value equals their margin (S*)
+        v = stopping_value(inst)
+        mask = (inst.margin > 0) & (v <= inst.margin + 1e-12)
+        m = int(mask.sum())
+    rng = np.random.default_rng(seed + 100)
+    d = rng.poisson(1.5, size=(k_count, m)) * (rng.random((k_count, m)) < 0.5)
+    mono = solve_saa_lp(inst, d, mask, method="monolithic")
+    gen = solve_saa_lp(inst, d, mask, method="generation")
+    assert mono.status == gen.status == "optimal"
+    assert gen.objective == pytest.approx(mono.objective, rel=1e-6, abs=1e-7)
+    # the generation stock is optimal too: evaluate it in the monolithic LP with stock fixed
+    f = build_saa_lp(inst, d, mask, chain="full")
+    lp = f.lp
+    cols = f.var_blocks["stock"].cols
+    pos = f.info["products"]
+    lp.col_lo[cols] = lp.col_hi[cols] = gen.stock_frac[pos]
+    from assortopt.models.linear import Formulation
+
+    fixed = Formulation("fixed", lp, f.var_blocks, f.row_blocks, f.info).solve()
+    assert fixed.objective == pytest.approx(mono.objective, rel=1e-6, abs=1e-7)
+    if budget is not None:
+        assert inst.cost @ gen.stock_frac <= budget + 1e-6
+    if mask is not None:
+        assert np.all(gen.stock_frac[~mask] == 0)
+
+
+def test_mean_scenario_reproduces_lp_bound():
+    """One scenario with the mean first-choice demand T·λ: the SAA-LP is the LP bound T·LP*."""
+    for seed in range(3):
+        inst = random_instance(25, seed, salvage=bool(seed), T=40)
+        lp_star = float(inst.arrival @ stopping_value(inst))
+        d = (inst.customers_mean * inst.arrival)[None, :]
+        for method in ("monolithic", "generation"):
+            res = solve_saa_lp(inst, d, method=method)
+            assert res.objective == pytest.approx(40 * lp_star, rel=1e-7)
+
+
+def test_sampled_saa_value_below_bound_on_average():
+    """Concavity in d: the SAA value with many scenarios is at most T·LP* (plus small SAA bias)."""
+    inst = random_instance(15, 7, T=50)
+    bound = 50 * float(inst.arrival @ stopping_value(inst))
+    d = first_choice_counts(inst, None, 400, seed=3)
+    res = solve_saa_lp(inst, d)
+    assert res.objective <= bound * 1.01
+    assert res.objective >= 0.5 * bound  # stocking well is worth most of the bound at T=50
+
+
+def test_reduced_and_full_chain_builders_agree():
+    """chain='reduced' (mc.reduced_chain on S) and chain='full' (pass-through) are one LP."""
+    mc = pytest.importorskip("assortopt.choice.mc")
+    inst = random_instance(30, 11, salvage=True, T=30)
+    v = stopping_value(inst)
+    mask = (inst.margin > 0) & (v <= inst.margin + 1e-12)
+    d = first_choice_counts(inst, mask, 6, seed=2)
+    a = build_saa_lp(inst, d, mask, chain="reduced").solve()
+    b = build_saa_lp(inst, d, mask, chain="full").solve()
+    assert a.objective == pytest.approx(b.objective, rel=1e-7)
+    # and our own complement (used by the generation solver) is mc.reduced_chain
+    comp = _Complement.of(inst.transitions, mask)
+    rho_s = sp.csr_array(mc.reduced_chain(inst, mask)[1]).toarray()
+    np.testing.assert_allclose(comp.chain.toarray(), rho_s, atol=1e-10)
+
+
+def test_full_n_zero_outside_equals_reduced_with_routed_counts():
+    """Per sample, the full-N LP with no stock outside S equals the LP on S only when S's counts
+    are the *fluidly routed* counts d_S + Hᵀ d_out (not freshly sampled ones): check that."""
+    inst = random_instance(20, 5, T=20)
+    mask = np.zeros(20, bool)
+    mask[::2] = True
+    d_all = first_choice_counts(inst, None, 7, seed=9).astype(float)
+    full = build_saa_lp(inst, d_all)
+    lp = full.lp
+    out = full.var_blocks["stock"].cols[~mask]
+    lp.col_hi[out] = 0.0
+    from assortopt.models.linear import Formulation
+
+    v_full = Formulation("x", lp, full.var_blocks, full.row_blocks, full.info).solve().objective
+    comp = _Complement.of(inst.transitions, mask)
+    routed = d_all[:, mask] + d_all[:, ~mask] @ comp.h
+    v_red = solve_saa_lp(inst, routed, mask, method="monolithic").objective
+    assert v_red == pytest.approx(v_full, rel=1e-7)
+
+
+def test_counts_from_stream_by_hand():
+    s = Stream.from_lists([[[0, 2], [1], [], [2, 0]], [[1, 3], [3, 1, 0]]], n_products=4)
+    np.testing.assert_array_equal(counts_from_stream(s), [[1, 1, 1, 0], [0, 1, 0, 1]])
+    mask = np.array([True, False, True, False])
+    # restricted to S = {0, 2}: first product of each list that lies in S
+    np.testing.assert_array_equal(counts_from_stream(s, mask), [[1, 1], [1, 0]])
+
+
+def test_first_choice_counts_moments_and_seed():
+    inst = random_instance(10, 3, T=25)
+    d = first_choice_counts(inst, None, 4000, seed=5)
+    assert d.shape == (4000, 10)
+    assert np.all(d.sum(axis=1) <= 25)  # fixed T: multinomial
+    np.testing.assert_allclose(d.mean(axis=0), 25 * inst.arrival, atol=0.15)
+    np.testing.assert_array_equal(d, first_choice_counts(inst, None, 4000, seed=5))
+    pois = first_choice_counts(inst.replace(customers_distribution="poisson"), None, 4000, 5)
+    np.testing.assert_allclose(pois.var(axis=0), 25 * inst.arrival, rtol=0.15, atol=0.05)
