@@ -71,7 +71,12 @@ class Solution:
             d["message"] = p.message
         if self.params:
             d["params"] = self.params
-        extra = {k: _jsonable(v) for k, v in p.extra.items()}
+        # wall times a method reports go with the timings, so that the rest of the file
+        # depends on the command alone
+        extra = {k: _jsonable(v) for k, v in p.extra.items() if not _is_timing(k, v)}
+        for k, v in p.extra.items():
+            if _is_timing(k, v):
+                d["timings"][f"{self.method}.{k}"] = round(float(v), 4)
         if extra:
             d["extra"] = extra
         return d
@@ -97,6 +102,10 @@ class Solution:
             lines.append(f"  {self.plan.message}")
         lines.append(f"  time {self.timings.get('total_s', 0.0):.2f}s")
         return "\n".join(lines)
+
+
+def _is_timing(key: str, value: Any) -> bool:
+    return key.endswith("_s") and isinstance(value, int | float | np.floating)
 
 
 def _num(x: float | None) -> float | None:
