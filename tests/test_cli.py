@@ -195,7 +195,7 @@ def test_generate_then_validate_then_solve(capsys, tmp_path):
         (["validate", "{choc}", "{bad}"], "products[2].price"),
         (["generate", "nope", "-n", "3", "-t", "5", "-o", "{tmp}/x.json"], "nope"),
         (["bench", "{tmp}/none.toml"], "none.toml"),
-        (["bench", "report", "{tmp}"], str()),
+        (["bench", "report", "{tmp}"], ""),
         (["solve"], "instance"),
     ],
 )
