@@ -93,7 +93,7 @@ class Evaluation:
         }
 
 
-def _profit_terms(inst: Instance, q: np.ndarray) -> tuple[np.ndarray, float]:
+def profit_terms(inst: Instance, q: np.ndarray) -> tuple[np.ndarray, float]:
     """(gain per unit sold = price − salvage, profit with no sale)."""
     gain = np.ascontiguousarray(inst.price - inst.salvage, dtype=np.float64)
     base = float(np.sum((inst.salvage - inst.cost) * q) - np.sum(inst.fixed_cost[q > 0]))
@@ -103,6 +103,35 @@ def _profit_terms(inst: Instance, q: np.ndarray) -> tuple[np.ndarray, float]:
 def _check_stream(inst: Instance, stream: Stream) -> None:
     if stream.n_products != inst.n:
         raise OptionError(f"stream has {stream.n_products} products, the instance has {inst.n}")
+
+
+_NO_RECORD = np.empty(0, dtype=np.int64)
+
+
+def run_kernel(
+    stream: Stream,
+    q: np.ndarray,
+    gain: np.ndarray,
+    base: float,
+    sales: np.ndarray,
+    purchases: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The compiled simulator on one stream: per-scenario profits and counters
+    [purchases, customers with a list, substitutions]; adds sales into ``sales`` (K×N per
+    scenario, or 1×N summed) and writes each customer's purchase into ``purchases`` if given."""
+    record = purchases is not None
+    return _kernels.simulate_kernel(
+        stream.offsets,
+        stream.items,
+        stream.scenario_offsets,
+        q,
+        gain,
+        base,
+        sales,
+        sales.shape[0] == stream.n_scenarios,
+        purchases if record else _NO_RECORD,
+        record,
+    )
 
 
 def simulate_stream(
@@ -116,22 +145,11 @@ def simulate_stream(
     """
     q = inst.stock_vector(stock)
     _check_stream(inst, stream)
-    gain, base = _profit_terms(inst, q)
+    gain, base = profit_terms(inst, q)
     k = stream.n_scenarios
     sales = np.zeros((k, inst.n), dtype=np.int64)
     purchases = np.empty(stream.n_customers if record else 0, dtype=np.int64)
-    profits, _ = _kernels.simulate_kernel(
-        stream.offsets,
-        stream.items,
-        stream.scenario_offsets,
-        q,
-        gain,
-        base,
-        sales,
-        True,
-        purchases,
-        record,
-    )
+    profits, _ = run_kernel(stream, q, gain, base, sales, purchases if record else None)
     return StreamOutcome(profits, sales, purchases if record else None)
 
 
@@ -158,12 +176,11 @@ def simulate(
         raise OptionError(f"reps must be >= 1, got {reps}")
     q = inst.stock_vector(stock)
     sampler = default_sampler(inst) if sampler is None else sampler
-    gain, base = _profit_terms(inst, q)
+    gain, base = profit_terms(inst, q)
     block = block_reps(inst)
     n_blocks = -(-reps // block)
     seeds = child_seeds(seed, n_blocks)
     sales = np.zeros((1, inst.n), dtype=np.int64)
-    no_record = np.empty(0, dtype=np.int64)
     profits = np.empty(reps)
     counters = np.zeros(3, dtype=np.int64)
     for b in range(n_blocks):
@@ -171,18 +188,7 @@ def simulate(
         hi = min(reps, lo + block)
         stream = sample_streams(inst, hi - lo, int(seeds[b]), sampler)
         _check_stream(inst, stream)
-        p, cnt = _kernels.simulate_kernel(
-            stream.offsets,
-            stream.items,
-            stream.scenario_offsets,
-            q,
-            gain,
-            base,
-            sales,
-            False,
-            no_record,
-            False,
-        )
+        p, cnt = run_kernel(stream, q, gain, base, sales)
         profits[lo:hi] = p
         counters += cnt
     mean_sales = sales[0] / reps

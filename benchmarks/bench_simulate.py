@@ -21,10 +21,9 @@ import time
 
 import numpy as np
 
-from assortopt import _kernels
 from assortopt.generators import generate
 from assortopt.sampling import sample_streams
-from assortopt.simulate import simulate, simulate_stream
+from assortopt.simulate import profit_terms, run_kernel, simulate, simulate_stream
 
 
 def best_time(fn, repeat: int) -> float:
@@ -61,24 +60,11 @@ def main() -> None:
     stream = sample_streams(inst, a.scenarios, a.seed + 1)
     c = stream.n_customers
 
-    gain = inst.price - inst.salvage
-    base = float(np.sum((inst.salvage - inst.cost) * q) - np.sum(inst.fixed_cost[q > 0]))
+    gain, base = profit_terms(inst, q)
     sales = np.zeros((1, inst.n), dtype=np.int64)
-    none = np.empty(0, dtype=np.int64)
 
     def kernel() -> None:
-        _kernels.simulate_kernel(
-            stream.offsets,
-            stream.items,
-            stream.scenario_offsets,
-            q,
-            gain,
-            base,
-            sales,
-            False,
-            none,
-            False,
-        )
+        run_kernel(stream, q, gain, base, sales)
 
     t_kernel = best_time(kernel, a.repeat)
     t_stream = best_time(lambda: simulate_stream(inst, q, stream), a.repeat)

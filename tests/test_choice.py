@@ -9,6 +9,7 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from factories import random_instance, walk_mass
 
 import assortopt.choice.mc as mc
 from assortopt.choice import (
@@ -29,41 +30,7 @@ def random_chain(
     n: int, seed: int, k: int = 3, exit_lo: float = 0.05, exit_hi: float = 0.5
 ) -> Instance:
     """Sparse random chain: k random successors per product, exit prob U[exit_lo, exit_hi]."""
-    rng = np.random.default_rng(seed)
-    rows, cols, vals = [], [], []
-    for i in range(n):
-        nb = rng.choice(np.delete(np.arange(n), i), size=min(k, n - 1), replace=False)
-        w = rng.exponential(1.0, len(nb))
-        rows += [i] * len(nb)
-        cols += nb.tolist()
-        vals += (w / w.sum() * (1 - rng.uniform(exit_lo, exit_hi))).tolist()
-    lam = rng.dirichlet(np.ones(n + 1))[:n]
-    price = rng.uniform(2, 10, n)
-    return Instance(
-        ids=[f"p{i}" for i in range(n)],
-        price=price,
-        cost=price * rng.uniform(0.2, 0.9, n),
-        arrival=lam,
-        transitions=sp.csr_array((vals, (rows, cols)), shape=(n, n)),
-        customers_mean=5,
-    )
-
-
-def walk_mass(inst: Instance, mask: np.ndarray, steps: int = 100_000) -> tuple[np.ndarray, float]:
-    """P by pushing the walkers' probability mass one step at a time (no linear solve)."""
-    rho = inst.transitions.toarray()
-    m = inst.arrival.copy()
-    p = np.zeros(inst.n)
-    left = inst.no_purchase
-    exit_prob = 1.0 - rho.sum(axis=1)
-    for _ in range(steps):
-        p += np.where(mask, m, 0.0)
-        m = np.where(mask, 0.0, m)
-        left += float(m @ exit_prob)
-        m = m @ rho
-        if m.sum() < 1e-17:
-            break
-    return p, left
+    return random_instance(n, seed, T=5, k=k, stay=(1 - exit_hi, 1 - exit_lo))
 
 
 def subsets(n: int):

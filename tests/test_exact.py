@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from factories import walk_mass
 
 from assortopt.exact import expected_profit, optimal_plan, profit_table, unit_caps
 from assortopt.exceptions import OptionError
@@ -50,21 +51,10 @@ def make(
 
 def brute(inst: Instance):
     """Expected profit of plan x by recursion over customers (n customers)."""
-    rho = inst.transitions.toarray()
-    exit_prob = 1 - rho.sum(axis=1)
 
     @functools.cache
     def probs(avail: tuple[bool, ...]) -> tuple[np.ndarray, float]:
-        a = np.array(avail)
-        m, p, none = inst.arrival.copy(), np.zeros(inst.n), inst.no_purchase
-        for _ in range(200_000):
-            p += np.where(a, m, 0)
-            m = np.where(a, 0, m)
-            none += float(m @ exit_prob)
-            m = m @ rho
-            if m.sum() < 1e-18:
-                break
-        return p, none
+        return walk_mass(inst, np.array(avail))
 
     @functools.cache
     def revenue(inv: tuple[int, ...], n: int) -> float:

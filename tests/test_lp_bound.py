@@ -8,48 +8,12 @@ import json
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
+from factories import random_instance
 
 from assortopt.choice import choice_probabilities, mnl_instance
 from assortopt.exact import optimal_plan, profit_table
 from assortopt.instance import Instance
 from assortopt.models.lp_bound import build_lp_bound, lp_bound, stopping_value
-
-
-def random_instance(
-    n: int,
-    seed: int,
-    T: int = 20,
-    k: int = 3,
-    salvage: bool = False,
-    fixed: bool = False,
-    poisson: bool = False,
-    budget: float | None = None,
-    max_products: int | None = None,
-) -> Instance:
-    rng = np.random.default_rng(seed)
-    rows, cols, vals = [], [], []
-    for i in range(n):
-        nb = rng.choice(np.delete(np.arange(n), i), size=min(k, n - 1), replace=False)
-        w = rng.exponential(1.0, len(nb))
-        rows += [i] * len(nb)
-        cols += nb.tolist()
-        vals += (w / w.sum() * rng.uniform(0.3, 0.95)).tolist()
-    price = rng.uniform(1, 10, n)
-    cost = price * rng.uniform(0.2, 0.9, n)
-    return Instance(
-        ids=[f"p{i}" for i in range(n)],
-        price=price,
-        cost=cost,
-        arrival=rng.dirichlet(np.ones(n + 1))[:n] * rng.uniform(0.7, 1.0),
-        transitions=sp.csr_array((vals, (rows, cols)), shape=(n, n)),
-        customers_mean=T,
-        customers_distribution="poisson" if poisson else "fixed",
-        salvage=cost * rng.uniform(0, 0.8, n) if salvage else None,
-        fixed_cost=rng.uniform(0, 3, n) if fixed else None,
-        budget=budget,
-        max_products=max_products,
-    )
 
 
 def brute_force(inst: Instance) -> float:
