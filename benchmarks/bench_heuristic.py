@@ -1,16 +1,19 @@
 """The ``heuristic`` method: end-to-end time and plan quality against the baselines, in one run.
 
 (a) TIME: `assortopt.solve(inst, "heuristic", scenarios=K)` end to end (LP bound, S*, re-pooling,
-    quantities, simulated rounding, the out-of-sample evaluation with --eval-reps replications)
+    quantities, simulated rounding, the out-of-sample evaluation with 10,000 replications)
     on sparse Zipf instances with T = N, for N in --sizes and K in --scenarios. The phases are
-    printed as shares of the total (timings on a shared machine are noisy; compare ratios).
+    printed as shares of the total (timings on a shared machine are noisy; compare ratios),
+    with the SAA-LP's own seconds and optimality gap (step 2 is the SAA-LP optimum to that gap
+    unless "/fallback" is shown).
 (b) QUALITY on several instance shapes: out-of-sample profit as % of the LP bound for heuristic,
     fluid, newsvendor, pooled-newsvendor, saa-lp-all and local-search from heuristic, all
     evaluated on the SAME simulated seasons (common random numbers; a seed independent of the
     planning seed), with the paired difference to the heuristic and its standard error.
 
-``saa-lp-all`` solves the SAA-LP over the whole catalogue; at N = 1,000 that LP does not solve
-in minutes with K = 100 (models/saa_lp.md), so it gets --saa-all-scenarios LP scenarios (default
+``saa-lp-all`` solves the SAA-LP over the whole catalogue (monolithic: the decomposition's fast
+oracle needs a pooled set); at N = 1,000 that LP does not solve in minutes with K = 100
+(models/saa_lp.md), so it gets --saa-all-scenarios LP scenarios (default
 2) and --saa-all-limit seconds; its rounding still uses K simulated seasons. A time-out is
 reported as such.
 
@@ -45,8 +48,8 @@ SHAPES = {
 def time_heuristic(sizes: list[int], ks: list[int], eval_reps: int) -> None:
     print("(a) heuristic end to end (sparse Zipf, T = N, fixed T)")
     print(
-        f"{'N':>6} {'K':>4} {'total s':>8} {'bound':>6} {'plan':>6} {'eval':>6}  "
-        f"{'|S*|':>5} {'kept':>5} {'stocked':>7} quantities   % of bound"
+        f"{'N':>6} {'K':>4} {'total s':>8} {'bound':>6} {'plan':>6} {'eval':>6} {'saa s':>6} "
+        f"{'saa gap':>8}  {'|S*|':>5} {'kept':>5} {'stocked':>7} quantities   % of bound"
     )
     for n in sizes:
         inst = generate("sparse", n, n, 0)
@@ -56,10 +59,13 @@ def time_heuristic(sizes: list[int], ks: list[int], eval_reps: int) -> None:
             tot = tm["total_s"]
             e = sol.plan.extra
             pct = 100 * sol.evaluation.mean / sol.lp_bound
+            gap = e.get("round1_saa_gap")
+            qm = e["quantities"] + ("/fallback" if "round1_saa_fallback" in e else "")
             print(
                 f"{n:>6} {k:>4} {tot:>8.2f} {tm['bound_s'] / tot:>6.0%} "
-                f"{tm['plan_s'] / tot:>6.0%} {tm.get('evaluate_s', 0) / tot:>6.0%}  "
-                f"{e['s_star']:>5} {e['kept']:>5} {e['stocked']:>7} {e['quantities']:<12} "
+                f"{tm['plan_s'] / tot:>6.0%} {tm.get('evaluate_s', 0) / tot:>6.0%} "
+                f"{e.get('round1_saa_s', 0.0):>6.2f} {'-' if gap is None else f'{gap:.1e}':>8}  "
+                f"{e['s_star']:>5} {e['kept']:>5} {e['stocked']:>7} {qm:<12} "
                 f"{pct:.1f}",
                 flush=True,
             )

@@ -130,9 +130,8 @@ def test_smoke_plans_file_reproduces_a_row(smoke):
     """Re-simulating a recorded plan with the cell's evaluation seed gives the row's numbers."""
     import json
 
-    from assortopt.simulate import simulate
-
     from assortopt.generators import generate
+    from assortopt.simulate import simulate
 
     cfg, out, _, _ = smoke
     df = read_results(out)

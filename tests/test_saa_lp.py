@@ -89,6 +89,19 @@ def test_generation_equals_monolithic(n, k_count, seed, salvage, budget, restric
     gen = solve_saa_lp(inst, d, mask, method="generation")
     assert mono.status == gen.status == "optimal"
     assert gen.objective == pytest.approx(mono.objective, rel=1e-6, abs=1e-7)
+    # the decomposition ("auto" on a strict subset): value within its stated gap
+    dec = solve_saa_lp(inst, d, mask, method="decomposition", tol=1e-6)
+    assert dec.status == "optimal"
+    if mask is not None:
+        assert solve_saa_lp(inst, d, mask, tol=1e-6).method == "decomposition"
+    assert dec.extra["gap"] <= 1e-6
+    assert dec.objective <= mono.objective + 1e-7 * max(1.0, abs(mono.objective))
+    assert dec.objective == pytest.approx(mono.objective, rel=2e-6, abs=1e-6)
+    assert dec.extra["bound"] >= mono.objective - 1e-7 * max(1.0, abs(mono.objective))
+    if budget is not None:
+        assert inst.cost @ dec.stock_frac <= budget + 1e-6
+    if mask is not None:
+        assert np.all(dec.stock_frac[~mask] == 0)
     # the generation stock is optimal too: evaluate it in the monolithic LP with stock fixed
     f = build_saa_lp(inst, d, mask, chain="full")
     lp = f.lp
@@ -179,3 +192,64 @@ def test_first_choice_counts_moments_and_seed():
     np.testing.assert_array_equal(d, first_choice_counts(inst, None, 4000, seed=5))
     pois = first_choice_counts(inst.replace(customers_distribution="poisson"), None, 4000, 5)
     np.testing.assert_allclose(pois.var(axis=0), 25 * inst.arrival, rtol=0.15, atol=0.05)
+
+
+def _scenario_value(inst, d_row, q, mask):
+    """V_k(q) by HiGHS: the monolithic LP with one scenario and the stock fixed at q."""
+    from assortopt.models.linear import Formulation
+
+    f = build_saa_lp(inst, d_row[None, :], mask, chain="full")
+    cols = f.var_blocks["stock"].cols
+    f.lp.c[cols] = 0.0
+    f.lp.col_lo[cols] = f.lp.col_hi[cols] = q
+    return Formulation("v", f.lp, f.var_blocks, f.row_blocks, f.info).solve().objective
+
+
+@pytest.mark.parametrize("restrict", [False, True])
+def test_greedy_oracle_brackets_scenario_lp(restrict):
+    """Sell-first primal value G ≤ V_k(q) ≤ dual value D, and the cut from (π, μ) is a valid
+    upper bound at other stock levels; on S* (restrict) sell-first is optimal: G = V = D."""
+    from assortopt.models.saa_decomposition import greedy_oracle
+
+    inst = random_instance(40, 21, salvage=True, T=40)
+    mask = None
+    if restrict:
+        v = stopping_value(inst)
+        mask = (inst.margin > 0) & (v <= inst.margin + 1e-12)
+    pos = np.flatnonzero(mask) if mask is not None else np.arange(inst.n)
+    chain = (
+        _Complement.of(inst.transitions, mask).chain
+        if mask is not None
+        else _Complement.of(inst.transitions, np.ones(inst.n, bool)).chain
+    )
+    rev = (inst.price - inst.salvage)[pos]
+    rng = np.random.default_rng(4)
+    d = rng.poisson(1.0, size=(6, len(pos))).astype(float)
+    for _ in range(3):
+        q = rng.integers(0, 3, len(pos)).astype(float)
+        g, dual, pi, mu, s = greedy_oracle(chain, d, q, rev)
+        assert np.all(s <= q + 1e-12) and np.all(mu >= 0)
+        q2 = rng.integers(0, 3, len(pos)).astype(float)
+        for k in range(2):
+            v = _scenario_value(inst, d[k], q, mask)
+            assert g[k] <= v + 1e-7 and v <= dual[k] + 1e-7
+            if restrict:
+                assert g[k] == pytest.approx(v, abs=1e-7) and dual[k] == pytest.approx(v, abs=1e-7)
+            v2 = _scenario_value(inst, d[k], q2, mask)
+            assert v2 <= d[k] @ pi[k] + mu[k] @ q2 + 1e-7
+
+
+def test_decomposition_exact_fallback_and_duplicates():
+    """Over all products sell-first is not always optimal: the decomposition must notice (exact
+    scenario solves) and still match the monolithic optimum; duplicate scenarios are merged."""
+    inst = random_instance(30, 8, T=30, salvage=True)
+    d = first_choice_counts(inst, None, 12, seed=1)
+    d = np.vstack([d, d[:4]])  # four duplicated scenarios
+    mono = solve_saa_lp(inst, d, method="monolithic")
+    dec = solve_saa_lp(inst, d, method="decomposition", tol=1e-7)
+    st = dec.extra["stats"]
+    assert st.scenarios_unique == 12
+    assert st.exact_solves > 0
+    assert dec.objective == pytest.approx(mono.objective, rel=1e-6)
+    assert dec.sales.shape == (16, 30)
+    np.testing.assert_allclose(dec.sales[12:], dec.sales[:4])

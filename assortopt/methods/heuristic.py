@@ -9,8 +9,9 @@ Steps (the write-up with the reasons is the "Method" section of ``models/saa_lp.
    demand is *re-pooled* on the smaller set, which sends their customers, through the chain, to the
    products still stocked. This repeats (a few lowest-value products at a time) until every product
    kept earns its newsvendor keep; ``max_products`` and fixed costs are enforced in the same loop.
-3. **SAA-LP** on the kept set S with K scenarios of first-choice counts (reduced chain on S):
-   fractional stock x.
+3. **SAA-LP** on the kept set S with K scenarios of first-choice counts (reduced chain on S),
+   solved by decomposition to a 1e-4 relative gap: fractional stock x (the spill newsvendor only
+   if the solve runs out of time).
 4. **Rounding** between ⌊x⌋ and ⌈x⌉ by unit moves scored exactly on K simulated seasons (common
    random numbers), with "drop the product" moves (re-pooling decisions checked on the sample);
    budget repairs drop the units of lowest simulated value per cost. If the stocked set shrank,
@@ -54,6 +55,8 @@ PARAMS = (
     "max_rounds",
 )
 QUANTITIES = ("auto", "saa-lp", "spill", "newsvendor")
+#: Default seconds for the SAA-LP when the request has no time limit (then the spill fallback).
+SAA_TIME_LIMIT = 30.0
 ROUNDINGS = ("simulate", "nearest", "floor", "ceil")
 
 
@@ -174,7 +177,11 @@ def _quantities(
     opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
     res = solve_saa_lp(inst, counts, keep, opts)
     info.update(
-        saa_status=res.status, saa_objective=res.objective, saa_s=res.time_s, saa_method=res.method
+        saa_status=res.status,
+        saa_objective=res.objective,
+        saa_s=res.time_s,
+        saa_method=res.method,
+        saa_gap=res.extra.get("gap"),
     )
     if res.status != "optimal":
         # no usable LP optimum (e.g. its time limit): fall back to the spill newsvendor
@@ -244,11 +251,14 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
       ``req.scenarios`` scenarios of first-choice counts), ``"spill"`` (newsvendor on pooled
       demand plus the expected overflow of the other kept products, routed by the reduced
       chain: the mean-demand form of the SAA-LP's fluid spill), ``"newsvendor"`` (pooled
-      newsvendor, no spill), or ``"auto"``: ``"saa-lp"`` when the LP has at most
-      ``saa_max_rows`` rows, else ``"spill"``.
-    * ``saa_max_rows`` [5000]: size limit of ``"auto"`` (K × N balance rows).
-    * ``saa_time_limit`` [req.options.time_limit]: seconds per SAA-LP solve; without an optimum
-      in time the ``"spill"`` stock is used.
+      newsvendor, no spill), or ``"auto"``: ``"saa-lp"`` (solved by decomposition to a
+      relative gap of 1e-4, `solve_saa_lp`), unless ``saa_max_rows`` is set and K × N exceeds it.
+    * ``saa_max_rows`` [None]: optional size limit of ``"auto"`` (K × N balance rows); above it
+      ``"spill"`` is used. No limit by default: the decomposition solves K = 100 on 1,000
+      products in seconds (models/saa_lp.md).
+    * ``saa_time_limit`` [req.options.time_limit, or 30 s without one]: seconds per SAA-LP
+      solve; without an optimum (gap ≤ 1e-4) in time the ``"spill"`` stock is used (the
+      documented fallback; ``extra`` records it). Needed at N = 10,000 (models/saa_lp.md).
     * ``rounding`` ["simulate"]: start from the nearest integer, then unit moves within
       [⌊x⌋ − window, ⌈x⌉ + window], "drop the product" moves and (``add_back``) up to
       max(window, 1) units of products of S* the re-pooling left out, scored exactly on
@@ -276,13 +286,14 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     window = int(req.param("window", 1))
     add_back = bool(req.param("add_back", True))
     max_sweeps = int(req.param("max_sweeps", 3))
-    max_rows = int(req.param("saa_max_rows", 5000))
+    max_rows = req.param("saa_max_rows", None)
+    max_rows = None if max_rows is None else int(max_rows)
     if window < 0 or max_rounds < 1 or max_sweeps < 1:
         raise OptionError("heuristic: window must be >= 0, max_rounds and max_sweeps >= 1")
-    saa_tl = req.param("saa_time_limit", req.options.time_limit)
+    saa_tl = req.param("saa_time_limit", req.options.time_limit or SAA_TIME_LIMIT)
     saa_tl = None if saa_tl is None else float(saa_tl)
     if qmode == "auto":
-        qmode = "saa-lp" if req.scenarios * inst.n <= max_rows else "spill"
+        qmode = "saa-lp" if max_rows is None or req.scenarios * inst.n <= max_rows else "spill"
 
     from ..models.lp_bound import lp_bound
 

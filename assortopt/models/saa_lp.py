@@ -13,14 +13,12 @@ The write-up, with the relaxation caveat, is ``models/saa_lp.md``.
 
 Solving at catalogue scale (`solve_saa_lp`): a monolithic simplex solve is slow because the
 spill rows of one scenario form a random sparse graph whose LU factors fill in, and the reduced
-chain on a large S is dense. The default method is *product generation*: solve the LP with stock
-allowed only on a small set S' ⊆ S (its customers elsewhere pass through, so the reduced chain on S'
-is exact), extend the balance duals to the other products through the chain, and add every product
-whose stock column prices out; stop when none does. The final master is then optimal for the
-whole LP (LP duality), so the answer is exact, not a heuristic. Measured: it only pays when the
-optimal support is small; on sparse heavy-tailed instances the support grows to most of S* and the
-dense reduced chain makes the master slower than the sparse monolithic solve, so "auto" uses the
-latter (models/saa_lp.md has the figures).
+chain on a large S is dense. The default on a pooled set S ⊊ N is the L-shaped decomposition of
+`assortopt.models.saa_decomposition` (scenario LPs by mat-vecs with an optimality certificate,
+a trust-region multi-cut master), optimal to a stated relative gap; over all of N the sparse
+monolithic solve is used. *Product generation* (solve with stock allowed on a small S' ⊆ S, price
+out the rest through the chain) is kept as an option: exact, but slower on heavy-tailed
+instances where the optimal support is most of S*. Figures in models/saa_lp.md.
 """
 
 from __future__ import annotations
@@ -276,6 +274,7 @@ def solve_saa_lp(
     options: SolverOptions | None = None,
     method: str = "auto",
     initial: np.ndarray | None = None,
+    tol: float = 1e-4,
 ) -> SAALPResult:
     """Solve the SAA-LP exactly; fast at catalogue scale.
 
@@ -286,12 +285,17 @@ def solve_saa_lp(
     options
         HiGHS control (time limit per LP solve, threads, verbosity); simplex is used.
     method
-        ``"monolithic"`` (HiGHS on `build_saa_lp` with ``chain="full"``: sparse), ``"generation"``
-        (product generation, exact; see the module docstring) or ``"auto"`` (currently always
-        monolithic: generation measured slower on heavy-tailed instances, see models/saa_lp.md).
+        ``"decomposition"`` (L-shaped with a trust region and mat-vec scenario oracles,
+        `assortopt.models.saa_decomposition`; optimal to relative gap ``tol``), ``"monolithic"``
+        (HiGHS on `build_saa_lp` with ``chain="full"``: sparse), ``"generation"`` (product
+        generation) or ``"auto"``: decomposition when S is a strict subset of the products (the
+        pooled sets the heuristic uses; measured fastest), monolithic when S is everything.
     initial
         Optional bool mask (length N) of products to start generation with (default: products a
         pooled newsvendor on ``counts`` would stock).
+    tol
+        Relative optimality gap of ``"decomposition"`` (upper bound − value) / max(1, |value|);
+        the bound and gap are in ``extra``. The other methods solve to HiGHS's tolerances.
 
     Raises ``ValueError`` for malformed counts or an unknown method.
     """
@@ -307,10 +311,12 @@ def solve_saa_lp(
     pos = offered_positions(inst.n, offered_mask)
     d = _check_counts(counts, len(pos))
     if method == "auto":
-        # measured (benchmarks/bench_saa_lp.py): generation only pays when the optimal support
-        # stays small; on sparse heavy-tailed instances it grows to most of S*, so "auto" is the
-        # sparse monolithic solve for now
-        method = "monolithic"
+        # the decomposition's mat-vec oracle is exact when selling first is optimal, which holds
+        # on a pooled set (S*, or a subset); over all of N it falls back to slow exact scenario
+        # solves, so the whole catalogue goes to the monolithic solve (models/saa_lp.md)
+        method = "decomposition" if len(pos) < inst.n else "monolithic"
+    if method == "decomposition":
+        return _decomposition(inst, d, pos, options, tol, t0)
     if method == "monolithic":
         f = build_saa_lp(inst, d, offered_mask, chain="full")
         h, st, _ = _run(f.lp, options)
@@ -332,6 +338,66 @@ def solve_saa_lp(
     if method != "generation":
         raise ValueError(f"unknown SAA-LP method {method!r}")
     return _generation(inst, d, pos, options, initial, t0)
+
+
+def _decomposition(
+    inst: Instance,
+    d: np.ndarray,
+    pos: np.ndarray,
+    options: SolverOptions,
+    tol: float,
+    t0: float,
+) -> SAALPResult:
+    from .saa_decomposition import benders
+
+    if len(pos) == 0:
+        return SAALPResult(
+            np.zeros(inst.n),
+            0.0,
+            time.perf_counter() - t0,
+            "decomposition",
+            0,
+            support=pos,
+            sales=np.zeros((d.shape[0], 0)),
+            extra={"bound": 0.0, "gap": 0.0},
+        )
+    r = _drop_self_loops(inst.transitions)
+    if len(pos) == inst.n:
+        chain = r
+    else:
+        from ..choice.mc import reduced_chain
+
+        mask = np.zeros(inst.n, bool)
+        mask[pos] = True
+        chain = sp.csr_array(reduced_chain(inst, mask)[1])  # batched solves: 3 s at N = 10,000
+    deadline = None if options.time_limit is None else t0 + options.time_limit
+    q, obj, sales, st, status = benders(
+        chain,
+        d,
+        (inst.price - inst.salvage)[pos],
+        (inst.cost - inst.salvage)[pos],
+        inst.cost[pos],
+        inst.budget,
+        options,
+        tol=tol,
+        deadline=deadline,
+    )
+    stock = np.zeros(inst.n)
+    stock[pos] = q
+    gap = (st.upper - st.lower) / max(1.0, abs(st.lower))
+    return SAALPResult(
+        stock_frac=stock,
+        objective=obj,
+        time_s=time.perf_counter() - t0,
+        method="decomposition",
+        iterations=st.iterations,
+        status="optimal" if status == "optimal" else "error",
+        rounds=st.iterations,
+        support=pos,
+        sales=sales,
+        message="" if status == "optimal" else f"decomposition: {status}, gap {gap:.2e}",
+        extra={"bound": st.upper, "gap": gap, "stats": st},
+    )
 
 
 def _newsvendor_start(d: np.ndarray, rev: np.ndarray, ucost: np.ndarray) -> np.ndarray:
