@@ -244,3 +244,121 @@ def test_python_m_assortopt_has_no_traceback(tmp_path):
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert "transitions" in r.stderr and bad.name in r.stderr
+
+
+# ----------------------------------------------------------------------------- mip from the CLI
+def _dense3_file(tmp_path: Path, **kw: object) -> Path:
+    """3 products, every pair substitutes with prob. 0.4, 6 customers (the MIP benchmark kind)."""
+    import scipy.sparse as sp
+
+    from assortopt.instance import Instance, save_instance
+
+    rho = np.full((3, 3), 0.4)
+    np.fill_diagonal(rho, 0)
+    inst = Instance(
+        ids=("a", "b", "c"),
+        price=np.array([10.0, 8, 6]),
+        cost=np.array([5.0, 3, 4]),
+        arrival=np.array([0.35, 0.3, 0.25]),
+        transitions=sp.csr_array(rho),
+        customers_mean=6,
+        name="dense3",
+    ).replace(**kw)
+    path = tmp_path / "dense3.json"
+    save_instance(inst, path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+def test_write_model_file_solves_to_the_reported_objective(capsys, tmp_path, suffix):
+    """The exported model, read back by a fresh HiGHS, has the solution file's optimum."""
+    import highspy
+
+    inst_path = _dense3_file(tmp_path)
+    model = tmp_path / f"m{suffix}"
+    out = tmp_path / "sol.json"
+    rc, _, err = _run(
+        capsys,
+        "solve",
+        str(inst_path),
+        "-m",
+        "mip",
+        "-k",
+        "30",
+        "--eval-reps",
+        "200",
+        "--write-model",
+        str(model),
+        "-o",
+        str(out),
+    )
+    assert rc == 0, err
+    sol = _json(out.read_text())
+    assert sol["status"] == "optimal"
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    assert h.readModel(str(model)) == highspy.HighsStatus.kOk
+    assert h.getLp().integrality_ and any(
+        v == highspy.HighsVarType.kInteger for v in h.getLp().integrality_
+    )
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.run()
+    assert h.modelStatusToString(h.getModelStatus()) == "Optimal"
+    assert h.getInfo().objective_function_value == pytest.approx(sol["objective"], abs=1e-6)
+
+
+def test_infeasible_constraints_exit_0_with_status_and_message(capsys, tmp_path):
+    inst_path = _dense3_file(tmp_path, budget=4.0)
+    rc, out, err = _run(
+        capsys,
+        "solve",
+        str(inst_path),
+        "-m",
+        "mip",
+        "-k",
+        "5",
+        "--param",
+        'min_stock={"a": 1}',
+        "--param",
+        "start=none",
+        "--eval-reps",
+        "100",
+    )
+    assert rc == 0
+    sol = _json(out)
+    assert sol["status"] == "infeasible"
+    assert "infeasible:" in err and "budget" in err
+    assert "Traceback" not in err
+
+
+def test_time_limited_mip_returns_incumbent_as_feasible(capsys, tmp_path, chocolate_path):
+    """chocolate with K = 60 long seasons cannot be proved in 2 s: the plan comes back as
+    ``feasible``, no worse in-sample than the heuristic warm start, with any bound valid."""
+    out = tmp_path / "sol.json"
+    rc, _, err = _run(
+        capsys,
+        "solve",
+        str(chocolate_path),
+        "-m",
+        "mip",
+        "-k",
+        "60",
+        "--time-limit",
+        "2",
+        "--eval-reps",
+        "200",
+        "-o",
+        str(out),
+    )
+    assert rc == 0, err
+    sol = _json(out.read_text())
+    assert sol["status"] == "feasible"
+    assert sol["stock"] and sol["objective"] is not None
+    # never worse in-sample than its warm start (the heuristic plan)
+    assert sol["extra"]["start"] == "heuristic"
+    assert sol["objective"] >= sol["extra"]["start_objective"] - 1e-9
+    if "mip_bound" in sol:  # a bound only if the relaxation or the MIP got that far
+        assert sol["mip_bound"] >= sol["objective"] - 1e-9
+        assert sol["mip_gap"] == pytest.approx(
+            (sol["mip_bound"] - sol["objective"]) / abs(sol["objective"]), rel=1e-6
+        )

@@ -15,6 +15,7 @@ Claims under test, each against an independent truth:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 
 import numpy as np
@@ -30,7 +31,7 @@ from assortopt.models.sample_path_mip import (
 from assortopt.solver import SolverOptions, solve_lp
 from assortopt.streams import Stream
 
-FORMS = [("bigm", {}), ("strong", {}), ("compact", {"unit_level": False})]
+FORMS = [("bigm", {}), ("strong", {"unit_level": True}), ("compact", {"unit_level": False})]
 
 
 def _build(inst: Instance, st: Stream, form: str, **kw: object):
@@ -306,3 +307,43 @@ def test_lp_first_proves_the_same_optimum() -> None:
     assert a.objective == pytest.approx(b.objective, abs=1e-7)
     q = f.stock(a.x, inst.n)
     assert replay_profit(inst, q, st) == pytest.approx(a.objective, abs=1e-7)
+
+
+def test_unit_level_auto_picks_by_season_length() -> None:
+    """Short seasons get the unit-level state, long ones the compact model; same optimum."""
+    from assortopt.models.sample_path_mip import UNIT_LEVEL_RATIO, unit_level_entries
+
+    for t, expect in ((6, True), (60, False)):
+        inst = dense3(t=t)
+        st = walk_stream(inst, 4, seed=t)
+        f = build_sample_path_mip(inst, st)
+        d = f.info["pairs"]
+        assert f.info["unit_level"] is expect
+        assert (unit_level_entries(d) <= UNIT_LEVEL_RATIO * d.n_pairs) is expect
+        assert ("sold" in f.var_blocks) is expect and ("tail" in f.var_blocks) is not expect
+    inst = dense3(t=6)
+    st = walk_stream(inst, 20, seed=3)
+    vals = [
+        build_sample_path_mip(inst, st, unit_level=u).solve(SolverOptions(threads=1, mip_gap=0))
+        for u in ("auto", True, False)
+    ]
+    assert all(v.objective == pytest.approx(vals[0].objective, abs=1e-8) for v in vals)
+    with pytest.raises(Exception, match="unit_level"):
+        build_sample_path_mip(inst, st, unit_level="sometimes")
+
+
+def test_fallback_mip_bound_is_at_most_the_relaxation() -> None:
+    """When the relaxation is fractional the MIP runs; its reported bound is never above the
+    relaxation's value (a valid bound) and never below the incumbent."""
+    from assortopt.models.sample_path_mip import solve_sample_path_mip
+
+    inst = dense3(t=30)
+    st = walk_stream(inst, 8, seed=5)
+    f = build_sample_path_mip(inst, st, unit_level=False)
+    relax = solve_lp(dataclasses.replace(f.lp, integer=None), SolverOptions(threads=1))
+    for limit in (0.2, None):
+        res = solve_sample_path_mip(f, inst, SolverOptions(threads=1, time_limit=limit))
+        assert res.x is not None and res.extra["lp_first"] is False  # the MIP really ran
+        assert res.bound <= relax.objective + 1e-6
+        assert res.bound >= res.objective - 1e-6
+        assert res.objective == pytest.approx(replay_profit(inst, f.stock(res.x, 3), st), abs=1e-7)

@@ -16,6 +16,9 @@ bound and relative gap. Params:
 * ``presolve``: HiGHS presolve for this solve, ``"off"`` (default for ``strong``: its relaxation
   is already tight and probing costs more than it saves) or ``"on"``/``"choose"``. An explicit
   ``presolve`` in the native HiGHS options wins.
+* ``unit_level``: ``"auto"`` (default), ``true`` or ``false``: the strong formulation's
+  unit-level sales state (tight, but quadratic in the interested customers per scenario) or its
+  compact variant; "auto" picks unit-level for short seasons (models/sample_path_mip.md §4).
 * ``lp_first``: solve the LP relaxation first and stop when its vertex is integral (a proven
   optimum); default true for ``strong``, whose relaxation is usually integral.
 """
@@ -39,7 +42,15 @@ from ..models.sample_path_mip import (
 from ..solver import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL
 from .base import METHODS, Plan, PlanRequest, get_method, register
 
-PARAMS = ("formulation", "start", "candidates", "min_stock", "presolve", "lp_first")
+PARAMS = (
+    "formulation",
+    "start",
+    "candidates",
+    "min_stock",
+    "presolve",
+    "lp_first",
+    "unit_level",
+)
 
 
 def _start_plan(inst: Instance, req: PlanRequest, start: Any) -> tuple[np.ndarray | None, str]:
@@ -101,11 +112,20 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         return Plan(np.zeros(inst.n, np.int64), status=INFEASIBLE, message=reason)
 
     stream = sample_streams(inst, req.scenarios, req.seed)
+    unit_level = req.param("unit_level", "auto")
+    if isinstance(unit_level, str) and unit_level.lower() in ("true", "false"):
+        unit_level = unit_level.lower() == "true"
     f = build_sample_path_mip(
-        inst, stream, formulation, req.param("candidates", None), min_stock=lo
+        inst,
+        stream,
+        formulation,
+        req.param("candidates", None),
+        min_stock=lo,
+        unit_level=unit_level,
     )
     extra: dict[str, Any] = {
         "formulation": formulation,
+        "unit_level": f.info.get("unit_level", False),
         "columns": f.lp.n_cols,
         "rows": f.lp.n_rows,
         "integers": f.info["binaries"],

@@ -263,7 +263,7 @@ def build_sample_path_mip(
     min_stock: np.ndarray | None = None,
     merge_scenarios: bool = True,
     binary_buys: bool = False,
-    unit_level: bool = True,
+    unit_level: bool | str = "auto",
 ) -> Formulation:
     """Build the sample-path SAA MIP on the K scenarios of ``stream``.
 
@@ -284,6 +284,13 @@ def build_sample_path_mip(
         Merge identical scenarios into one with a weight (exact; strong formulation only).
     binary_buys
         Declare the buy variables binary in the strong formulation (they are integral anyway).
+    unit_level
+        Strong formulation only: ``True`` adds the unit-level sales state (``sold``; the
+        relaxation is then usually integral, but it has Σ_p min(j(p), U_i) binaries, quadratic in
+        the interested customers per scenario), ``False`` the compact units-left variant, and
+        ``"auto"`` (default) the unit-level state while it has at most `UNIT_LEVEL_RATIO` times
+        as many entries as there are pairs (short seasons), else compact (long seasons, e.g.
+        100 customers per scenario). ``info["unit_level"]`` records the choice.
 
     Returns
     -------
@@ -320,6 +327,10 @@ def build_sample_path_mip(
     lo = np.zeros(n) if min_stock is None else min_stock[prods].astype(np.float64)
     need_carry = bool(np.any(fixed > 0)) or inst.max_products is not None
     P = d.n_pairs
+    if unit_level == "auto":
+        unit_level = unit_level_entries(d) <= UNIT_LEVEL_RATIO * max(P, 1)
+    elif not isinstance(unit_level, bool):
+        raise OptionError(f"unit_level must be true, false or 'auto', got {unit_level!r}")
     pair_w = d.weights[d.cust_scen[d.pair_cust]] / k_count
     labels = _PairLabels(d, inst.ids)
 
@@ -570,8 +581,20 @@ def build_sample_path_mip(
             "pairs": d,
             "units": d.units,
             "binaries": int(lp.integer.sum()) if lp.integer is not None else 0,
+            "unit_level": bool(unit_level) and formulation == "strong",
         },
     )
+
+
+#: ``unit_level="auto"``: the unit-level state is used while it has at most this many entries per
+#: pair (measured: 3 products × 6 customers has ≈ 1.4, where it makes the relaxation integral;
+#: 100 customers per scenario has ≈ 20 and the model is then 20× larger than compact and slower).
+UNIT_LEVEL_RATIO = 4.0
+
+
+def unit_level_entries(d: PairData) -> int:
+    """Number of ``sold`` binaries the unit-level state would add: Σ_p min(j(p), U_i)."""
+    return int(np.minimum(d.pair_j, d.units[d.pair_prod]).sum())
 
 
 def _add_unit_level(
@@ -879,4 +902,10 @@ def solve_sample_path_mip(
     res.time_s = time.perf_counter() - t0
     res.extra["lp_first"] = False
     res.extra["lp_bound"] = r.objective if r.status == OPTIMAL else None
+    if r.status == OPTIMAL and r.objective is not None and res.objective is not None:
+        # the relaxation's value bounds the MIP too: a MIP stopped before its own root LP
+        # finished would otherwise report a trivial bound
+        if res.bound is None or r.objective < res.bound:
+            res.bound = float(r.objective)
+            res.gap = gap_of(res.objective, res.bound)
     return res
