@@ -279,18 +279,9 @@ def test_write_model_file_solves_to_the_reported_objective(capsys, tmp_path, suf
     out = tmp_path / "sol.json"
     rc, _, err = _run(
         capsys,
-        "solve",
-        str(inst_path),
-        "-m",
-        "mip",
-        "-k",
-        "30",
-        "--eval-reps",
-        "200",
+        *f"solve {inst_path} -m mip -k 30 --eval-reps 200 -o {out}".split(),
         "--write-model",
         str(model),
-        "-o",
-        str(out),
     )
     assert rc == 0, err
     sol = _json(out.read_text())
@@ -309,21 +300,8 @@ def test_write_model_file_solves_to_the_reported_objective(capsys, tmp_path, suf
 
 def test_infeasible_constraints_exit_0_with_status_and_message(capsys, tmp_path):
     inst_path = _dense3_file(tmp_path, budget=4.0)
-    rc, out, err = _run(
-        capsys,
-        "solve",
-        str(inst_path),
-        "-m",
-        "mip",
-        "-k",
-        "5",
-        "--param",
-        'min_stock={"a": 1}',
-        "--param",
-        "start=none",
-        "--eval-reps",
-        "100",
-    )
+    argv = f"solve {inst_path} -m mip -k 5 --param start=none --eval-reps 100".split()
+    rc, out, err = _run(capsys, *argv, "--param", 'min_stock={"a": 1}')
     assert rc == 0
     sol = _json(out)
     assert sol["status"] == "infeasible"
@@ -335,21 +313,8 @@ def test_time_limited_mip_returns_incumbent_as_feasible(capsys, tmp_path, chocol
     """chocolate with K = 60 long seasons cannot be proved in 2 s: the plan comes back as
     ``feasible``, no worse in-sample than the heuristic warm start, with any bound valid."""
     out = tmp_path / "sol.json"
-    rc, _, err = _run(
-        capsys,
-        "solve",
-        str(chocolate_path),
-        "-m",
-        "mip",
-        "-k",
-        "60",
-        "--time-limit",
-        "2",
-        "--eval-reps",
-        "200",
-        "-o",
-        str(out),
-    )
+    argv = f"solve {chocolate_path} -m mip -k 60 --time-limit 2 --eval-reps 200 -o {out}"
+    rc, _, err = _run(capsys, *argv.split())
     assert rc == 0, err
     sol = _json(out.read_text())
     assert sol["status"] == "feasible"
