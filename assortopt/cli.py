@@ -43,6 +43,10 @@ def cmd_solve(a: argparse.Namespace) -> int:
     from .instance import load_instance
     from .jsonio import write_json_atomic
 
+    if a.decomposition is not None and not a.mpi:
+        raise OptionError("--decomposition needs --mpi")
+    if a.mpi:
+        return _solve_mpi(a)
     inst = load_instance(a.instance)
     params = _params(a.param, "--param")
     for key in ("start", "formulation"):
@@ -73,6 +77,60 @@ def cmd_solve(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_FAIL if sol.status == "error" else EXIT_OK
+
+
+def _solve_mpi(a: argparse.Namespace) -> int:
+    from .jsonio import write_json_atomic
+    from .mpi import solve_mpi
+    from .solver import SolverOptions
+
+    for key in ("start", "formulation", "write_model"):
+        if getattr(a, key, None) is not None:
+            raise OptionError(f"--{key.replace('_', '-')} is not available with --mpi")
+    sol = solve_mpi(
+        a.instance,
+        method=a.method,
+        scenarios=a.scenarios,
+        seed=a.seed,
+        decomposition=a.decomposition or "ef",
+        options=SolverOptions(
+            time_limit=a.time_limit, mip_gap=a.mip_gap, threads=a.threads, verbose=a.verbose
+        ),
+        params=_params(a.param, "--param"),
+        eval_reps=a.eval_reps,
+    )
+    if sol is None:  # not rank 0: rank 0 writes the file
+        return EXIT_OK
+    d = sol.to_dict()
+    if a.output and a.output != "-":
+        write_json_atomic(a.output, d)
+    else:
+        _print_json(d)
+    print(sol.summary(), file=sys.stderr)
+    return EXIT_FAIL if sol.status == "error" else EXIT_OK
+
+
+def cmd_gap(a: argparse.Namespace) -> int:
+    from .gap import gap_ci
+    from .instance import load_instance
+    from .solution import load_solution
+
+    inst = load_instance(a.instance)
+    sol = load_solution(a.solution, inst)
+    res = gap_ci(
+        inst,
+        sol.stock,
+        replications=a.replications,
+        scenarios=a.scenarios,
+        seed=a.seed,
+        model=a.model,
+        confidence=a.confidence,
+        time_limit=a.time_limit,
+    )
+    if res is not None:  # None on MPI ranks other than 0
+        _print_json(res.to_dict())
+        print(res.summary(), file=sys.stderr)
+    return EXIT_OK
 
 
 def cmd_bound(a: argparse.Namespace) -> int:
@@ -169,6 +227,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate": cmd_validate,
     "generate": cmd_generate,
     "bench": cmd_bench,
+    "gap": cmd_gap,
 }
 
 
@@ -195,6 +254,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--write-model", default=None, metavar="FILE.mps|FILE.lp")
     s.add_argument("--verbose", "-v", action="store_true", help="show the solver log")
+    s.add_argument(
+        "--mpi",
+        action="store_true",
+        help="solve with mpi-sppy across MPI ranks (saa-lp-all, spill-mip, mip; under mpiexec)",
+    )
+    s.add_argument(
+        "--decomposition",
+        choices=("ef", "ph", "lshaped"),
+        default=None,
+        help="with --mpi: extensive form (default), progressive hedging or L-shaped",
+    )
 
     b = sub.add_parser("bound", help="the LP upper bound as JSON")
     b.add_argument("instance")
@@ -220,6 +290,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="generator parameter, repeatable (e.g. alpha=1.2, margin=low)",
     )
+
+    gp = sub.add_parser(
+        "gap", help="confidence interval on a plan's optimality gap (Mak-Morton-Wood)"
+    )
+    gp.add_argument("instance")
+    gp.add_argument("solution")
+    gp.add_argument("--replications", "-r", type=int, default=10)
+    gp.add_argument("--scenarios", "-k", type=int, default=50, help="scenarios per replication")
+    gp.add_argument("--seed", type=int, default=0)
+    gp.add_argument(
+        "--model",
+        choices=("spill-mip", "saa-lp-all", "mip"),
+        default="spill-mip",
+        help="the SAA program whose gap is estimated",
+    )
+    gp.add_argument("--confidence", type=float, default=0.95)
+    gp.add_argument("--time-limit", type=float, default=None, help="seconds per SAA solve")
 
     bn = sub.add_parser("bench", help="run a benchmark config, or `bench report DIR`")
     bn.add_argument("config", help="CONFIG.toml, or the word `report`")

@@ -1,0 +1,231 @@
+"""Mak–Morton–Wood multiple-replications confidence interval on a plan's optimality gap.
+
+For replications r = 1..R, draw K fresh scenarios (seed ``[seed, r]``, independent of the
+planning seeds), solve the SAA program on them (z*_r, its optimum) and value the plan on the
+same scenarios (ẑ_r); G_r = z*_r − ẑ_r ≥ 0 (profits are maximised). E[G_r] is at least the
+plan's true optimality gap in that model (the SAA optimum is biased upward), so
+
+* ``upper`` = Ḡ + t_{R−1, α} s/√R is the MMW one-sided (1 − α) upper confidence bound;
+* ``ci_low, ci_high`` = Ḡ ∓ t_{R−1, α/2} s/√R is the two-sided t-interval on E[G] (a plan far
+  from optimal has ``ci_low`` > 0; for an optimal plan E[G] is only the SAA bias).
+
+The SAA program (``model``): ``spill-mip`` (default; the fluid spill model, integer stock,
+fixed costs and ``max_products``), ``saa-lp-all`` (the SAA-LP over all products: continuous
+stock, no fixed costs or ``max_products``), or ``mip`` (the exact sample-path MIP: the true
+profit model, small instances only). The gap is relative to that model. Write-up: models/mpi.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .exceptions import OptionError
+from .instance import Instance
+from .solver import OPTIMAL, SolverOptions
+
+__all__ = ["GAP_MODELS", "GapEstimate", "gap_ci", "replication_gap"]
+
+GAP_MODELS = ("spill-mip", "saa-lp-all", "mip")
+
+
+@dataclass
+class GapEstimate:
+    """The MMW estimate (profit units; ``gaps`` G_r, ``saa`` z*_r, ``plan`` ẑ_r per replication)."""
+
+    mean: float
+    stderr: float
+    upper: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    replications: int
+    scenarios: int
+    seed: int
+    model: str
+    gaps: list[float] = field(default_factory=list)
+    saa: list[float] = field(default_factory=list)
+    plan: list[float] = field(default_factory=list)
+    not_optimal: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        rel = abs(float(np.mean(self.saa))) if self.saa else 0.0
+        pct = f" ({100 * self.mean / rel:.2f}% of the SAA value)" if rel > 0 else ""
+        return (
+            f"gap {self.mean:.4f} ± {self.stderr:.4f}{pct}, {100 * self.confidence:g}% interval "
+            f"[{self.ci_low:.4f}, {self.ci_high:.4f}], MMW upper bound {self.upper:.4f} "
+            f"({self.replications} replications of {self.scenarios} scenarios, {self.model})"
+        )
+
+
+def _rep_seed(seed: int, r: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(r)]).generate_state(1)[0])
+
+
+def _fix(lp: Any, cols: np.ndarray, values: np.ndarray) -> None:
+    lp.col_lo[cols] = values
+    lp.col_hi[cols] = values
+
+
+def replication_gap(
+    inst: Instance,
+    stock: np.ndarray,
+    scenarios: int,
+    seed: int,
+    model: str = "spill-mip",
+    options: SolverOptions | None = None,
+) -> tuple[float, float, bool]:
+    """One replication: (z*, ẑ, proven) on ``scenarios`` scenarios drawn from ``seed``.
+
+    z* is the SAA optimum (its proven bound when the solve stops early, so G stays an
+    overestimate); ẑ the plan's value in the same model. Raises `OptionError` when the plan
+    breaks a constraint the model enforces (budget, ``max_products``).
+    """
+    options = options or SolverOptions(mip_gap=1e-6, threads=1)
+    q = np.asarray(stock, dtype=np.float64)
+    if model == "mip":
+        from .models.sample_path_mip import build_sample_path_mip, solve_sample_path_mip
+        from .sampling import sample_streams
+        from .simulate import simulate_stream
+
+        stream = sample_streams(inst, scenarios, seed)
+        f = build_sample_path_mip(inst, stream)
+        if f.lp.n_cols == 0:
+            z = 0.0
+            proven = True
+        else:
+            res = solve_sample_path_mip(f, inst, options)
+            proven = res.status == OPTIMAL
+            z = res.objective if proven else res.bound
+        zhat = float(np.mean(simulate_stream(inst, q.astype(np.int64), stream).profits))
+        if z is None:
+            raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
+        return float(z), zhat, proven
+    from .models.scenario_data import first_choice_counts
+
+    counts = first_choice_counts(inst, None, scenarios, seed)
+    ucost = inst.cost - inst.salvage
+    if model == "spill-mip":
+        from .models.spill_mip import build_spill_mip
+
+        f = build_spill_mip(inst, counts)
+    elif model == "saa-lp-all":
+        from .models.saa_lp import build_saa_lp
+
+        f = build_saa_lp(inst, counts)
+    else:
+        raise OptionError(f"gap: model must be one of {', '.join(GAP_MODELS)}, got {model!r}")
+    res = f.solve(options)
+    proven = res.status == OPTIMAL
+    z = res.objective if proven else res.bound
+    if z is None:
+        raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
+    cols = f.var_blocks["stock"].cols.ravel()
+    hi = f.lp.col_hi[cols]
+    # units beyond the model's stock bound never sell (the bound is the largest inflow): they
+    # only cost
+    qq = np.minimum(q, hi)
+    excess = float(ucost @ (q - qq))
+    _fix(f.lp, cols, qq)
+    if "carry" in f.var_blocks:
+        _fix(f.lp, f.var_blocks["carry"].cols.ravel(), (q > 0).astype(np.float64))
+    r = f.solve(options)
+    if r.x is None or r.status != OPTIMAL:
+        raise OptionError(
+            f"gap: the plan is infeasible in the {model} model (budget or max_products broken?)"
+        )
+    return float(z), float(r.objective) - excess, proven
+
+
+def gap_ci(
+    inst: Instance,
+    stock: Any,
+    replications: int = 10,
+    scenarios: int = 50,
+    seed: int = 0,
+    model: str = "spill-mip",
+    confidence: float = 0.95,
+    time_limit: float | None = None,
+    comm: Any = None,
+) -> GapEstimate | None:
+    """MMW confidence interval on the optimality gap of plan ``stock`` (see the module doc).
+
+    Parameters
+    ----------
+    inst, stock
+        The instance and the plan (dict id → units or int array).
+    replications, scenarios, seed
+        R ≥ 2 replications of K ≥ 1 scenarios; replication r draws from seed ``[seed, r]``.
+    model
+        ``spill-mip``, ``saa-lp-all`` or ``mip``.
+    confidence
+        1 − α, in (0, 1).
+    time_limit
+        Seconds per SAA solve (an unfinished solve contributes its bound: still valid).
+    comm
+        An MPI communicator to spread the replications over (default: ``MPI.COMM_WORLD`` when
+        mpi4py is already imported and has more than one rank). Rank 0 returns the estimate,
+        the others None.
+
+    Raises
+    ------
+    OptionError
+        Bad R, K, model or confidence, or a plan that breaks the model's constraints.
+    """
+    from scipy import stats
+
+    if replications < 2:
+        raise OptionError(f"--replications must be >= 2, got {replications}")
+    if scenarios < 1:
+        raise OptionError(f"--scenarios must be >= 1, got {scenarios}")
+    if model not in GAP_MODELS:
+        raise OptionError(f"gap: model must be one of {', '.join(GAP_MODELS)}, got {model!r}")
+    if not 0.0 < confidence < 1.0:
+        raise OptionError(f"--confidence must be in (0, 1), got {confidence}")
+    q = inst.stock_vector(stock)
+    options = SolverOptions(time_limit=time_limit, mip_gap=1e-6, threads=1)
+    if comm is None:
+        import sys
+
+        if "mpi4py.MPI" in sys.modules:
+            comm = sys.modules["mpi4py.MPI"].COMM_WORLD
+    rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    mine = [
+        (r, *replication_gap(inst, q, scenarios, _rep_seed(seed, r), model, options))
+        for r in range(rank, replications, size)
+    ]
+    if size > 1:
+        parts = comm.gather(mine, root=0)
+        if rank != 0:
+            return None
+        mine = sorted(x for p in parts for x in p)
+    z = np.array([m[1] for m in mine])
+    zh = np.array([m[2] for m in mine])
+    g = z - zh
+    mean = float(g.mean())
+    sd = float(g.std(ddof=1))
+    se = sd / math.sqrt(replications)
+    t1 = float(stats.t.ppf(confidence, replications - 1))
+    t2 = float(stats.t.ppf(0.5 + confidence / 2, replications - 1))
+    return GapEstimate(
+        mean=mean,
+        stderr=se,
+        upper=mean + t1 * se,
+        ci_low=mean - t2 * se,
+        ci_high=mean + t2 * se,
+        confidence=confidence,
+        replications=replications,
+        scenarios=scenarios,
+        seed=seed,
+        model=model,
+        gaps=g.tolist(),
+        saa=z.tolist(),
+        plan=zh.tolist(),
+        not_optimal=int(sum(not m[3] for m in mine)),
+    )

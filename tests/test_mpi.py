@@ -1,0 +1,214 @@
+"""MPI scale-out (issue 7): mpi-sppy scenario models run under ``mpiexec -n 2``.
+
+Claims checked against independent truths: the MPI extensive form has the single-process optimum
+(same scenarios); PH's certified gap brackets the EF optimum and is <= 1%; a failing rank ends
+the run with a message; ``bench --mpi`` writes the serial rows and resumes; the MMW interval
+covers the exact (DP) gap of the all-zero plan and is small for the exact optimal plan.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mpisppy")
+pytest.importorskip("mpi4py")
+
+from assortopt.generators import generate_file  # noqa: E402
+from assortopt.instance import load_instance  # noqa: E402
+from assortopt.models.saa_lp import solve_saa_lp  # noqa: E402
+from assortopt.models.scenario_data import first_choice_counts  # noqa: E402
+from assortopt.models.spill_mip import build_spill_mip  # noqa: E402
+from assortopt.solver import SolverOptions  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "instances" / "tiny-sparse-n4-t8.json"
+MPIEXEC = str(Path(sys.executable).with_name("mpiexec"))
+
+
+def _mpi(*args: str, n: int = 2, timeout: float = 120, env: dict | None = None):
+    cmd = [MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "assortopt", *args]
+    return subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        cwd=tempfile.gettempdir(),  # mpi-sppy leaves empty *.log files in its working directory
+    )
+
+
+@pytest.mark.parametrize("method", ["saa-lp-all", "spill-mip"])
+def test_ef_matches_single_process(tmp_path, method):
+    out = tmp_path / "ef.json"
+    p = _mpi(
+        "solve", str(TINY), "--method", method, "--mpi", "--scenarios", "12", "--seed", "5",
+        "--eval-reps", "50", "--mip-gap", "1e-9", "-o", str(out),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(out.read_text())
+    inst = load_instance(TINY)
+    counts = first_choice_counts(inst, None, 12, 5)
+    if method == "saa-lp-all":
+        ref = solve_saa_lp(inst, counts, None).objective
+        got = d["extra"]["saa_objective"]
+    else:
+        ref = build_spill_mip(inst, counts).solve(SolverOptions(mip_gap=1e-9)).objective
+        got = d["objective"]
+        assert d["status"] == "optimal"
+    assert got == pytest.approx(ref, rel=1e-7, abs=1e-7)
+    assert d["extra"]["decomposition"] == "ef" and d["extra"]["ranks"] == 2
+
+
+def test_sample_path_scenarios_rebuild_the_mip_ef():
+    """The per-scenario sample-path models (global stock bounds restored) give the K-scenario
+    MIP optimum: checked in process through mpi-sppy's EF."""
+    import mpisppy.utils.sputils as sputils
+
+    from assortopt.methods.base import PlanRequest, get_method
+    from assortopt.models.linear import _compile
+    from assortopt.mpi import scenario_creator, scenario_names_creator
+    from assortopt.solver import solve_lp
+
+    kw = {"inst_path": str(TINY), "method": "mip", "num_scens": 8, "seed": 3}
+    ef = sputils.create_EF(
+        scenario_names_creator(8), scenario_creator, scenario_creator_kwargs=kw,
+        suppress_warnings=True,
+    )  # fmt: skip
+    r = solve_lp(_compile(ef)[0], SolverOptions(mip_gap=1e-9))
+    req = PlanRequest(scenarios=8, seed=3, options=SolverOptions(mip_gap=1e-9))
+    ref = get_method("mip")(load_instance(TINY), req)
+    assert r.objective == pytest.approx(ref.objective, rel=1e-7)
+
+
+def test_ph_certifies_a_small_gap(tmp_path):
+    path = tmp_path / "big.json"
+    generate_file("sparse", 3, 20000, 1, path)
+    out = tmp_path / "ph.json"
+    p = _mpi(
+        "solve", str(path), "--method", "spill-mip", "--mpi", "--decomposition", "ph",
+        "--scenarios", "4", "--seed", "0", "--eval-reps", "50", "--param", "iterations=60",
+        "-o", str(out),
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(out.read_text())
+    inst = load_instance(path)
+    ef = build_spill_mip(inst, first_choice_counts(inst, None, 4, 0)).solve(
+        SolverOptions(mip_gap=1e-9)
+    )
+    assert d["mip_gap"] <= 0.01
+    # the certified bounds bracket the EF optimum, and the plan is worth what PH says
+    assert d["objective"] <= ef.objective + 1e-6 * abs(ef.objective)
+    assert d["mip_bound"] >= ef.objective - 1e-6 * abs(ef.objective)
+
+
+def test_failing_rank_aborts_with_a_message(tmp_path):
+    p = _mpi(
+        "solve", str(TINY), "--method", "spill-mip", "--mpi", "--decomposition", "ph",
+        "--scenarios", "4", "--eval-reps", "0", "-o", str(tmp_path / "x.json"),
+        timeout=60, env={"ASSORTOPT_MPI_FAIL_RANK": "1"},
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert "rank 1 of 2 failed" in p.stderr and "on purpose" in p.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_bad_input_exits_2_once(tmp_path):
+    p = _mpi("solve", str(TINY), "--method", "heuristic", "--mpi", timeout=60)
+    assert p.returncode == 2
+    assert p.stderr.count("--mpi: method must be one of") == 1
+
+
+BENCH = """
+[bench]
+name = "mpi-tiny"
+eval_reps = 100
+scenarios = 5
+time_limit = 10.0
+reference = "newsvendor"
+
+[[grid]]
+name = "g"
+family = ["sparse", "mnl"]
+n_products = [5]
+customers = [10]
+tail = ["zipf:1.0"]
+margin = ["medium"]
+seeds = [0, 1]
+
+[[method]]
+name = "newsvendor"
+
+[[method]]
+name = "fluid"
+"""
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    from assortopt.bench.run import TIMING_COLUMNS
+
+    with open(path, newline="") as fh:
+        return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in csv.DictReader(fh)]
+
+
+def test_bench_mpi_writes_the_serial_rows_and_resumes(tmp_path):
+    from assortopt.bench import run_bench
+
+    cfg = tmp_path / "mpi-tiny.toml"
+    cfg.write_text(BENCH)
+    serial = run_bench(cfg, tmp_path / "serial", progress=False)
+    p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    par = tmp_path / "par" / "results.csv"
+    assert len(_rows(serial)) == 8
+    assert _rows(par) == _rows(serial)
+    # resume: drop the last cell's rows and tear a line; the rerun restores the same rows
+    lines = par.read_text().splitlines()
+    par.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:10])
+    p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"), "--resume")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert _rows(par) == _rows(serial)
+    p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"))
+    assert p.returncode == 2 and "exists" in p.stderr
+
+
+def test_gap_interval_against_the_exact_optimum(tmp_path):
+    from assortopt.exact import expected_profit, optimal_plan
+    from assortopt.gap import gap_ci
+
+    path = ROOT / "instances" / "tiny-mnl-n3-t6.json"
+    inst = load_instance(path)
+    q_opt, v_opt = optimal_plan(inst)
+    zero = np.zeros(inst.n, np.int64)
+    assert expected_profit(inst, zero) == 0.0
+    good = gap_ci(inst, q_opt, replications=8, scenarios=30, seed=0, model="mip")
+    bad = gap_ci(inst, zero, replications=8, scenarios=30, seed=0, model="mip")
+    assert good.ci_low <= 0.0 <= good.ci_high
+    assert good.upper < 0.05 * v_opt
+    assert bad.ci_low > 0.5 * v_opt
+    assert bad.upper >= v_opt  # MMW bound covers the true (DP) gap of the zero plan
+    # the CLI prints the same estimate (spill-mip model by default)
+    sol = tmp_path / "zero.json"
+    sol.write_text(json.dumps({"format": "assortopt-solution/1", "stock": {}}))
+    p = subprocess.run(
+        [sys.executable, "-m", "assortopt", "gap", str(path), str(sol), "--replications", "4",
+         "--scenarios", "10", "--model", "mip"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    d = json.loads(p.stdout)
+    ref = gap_ci(inst, zero, replications=4, scenarios=10, seed=0, model="mip")
+    assert d["mean"] == pytest.approx(ref.mean) and d["ci_low"] > 0
+    p = subprocess.run(
+        [sys.executable, "-m", "assortopt", "gap", str(path), str(sol), "--replications", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert p.returncode == 2 and "replications" in p.stderr
