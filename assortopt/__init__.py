@@ -20,8 +20,10 @@ Planning
     `solve` → `Solution` (any registered method; `list_methods()` lists them), `load_solution`,
     `write_solution`.
 Builders (each returns a `Formulation`: a lazy Pyomo ``ConcreteModel`` plus variable handles,
-solved through `SolverOptions` into a `SolveResult`, turned into a plan by ``plan_stock``)
-    `build_lp_bound`, `build_saa_lp`, `build_spill_mip`, `build_sample_path_mip`.
+solved through `SolverOptions` into a `SolveResult`, turned into a `Plan` by ``.plan`` and a
+`Solution` by ``.solution``)
+    `build` (any formulation by name), `build_lp_bound`, `build_saa_lp`, `build_spill_mip`,
+    `build_sample_path_mip`.
 Benchmarks
     `run_bench`, `write_report`.
 Errors
@@ -56,10 +58,10 @@ _EXPORTS: dict[str, str] = {
     "sample_streams": "sampling",
     "MarkovChainSampler": "sampling",
     "detect_mnl": "sampling",
-    "simulate": "simulate",
-    "simulate_stream": "simulate",
-    "Evaluation": "simulate",
-    "paired_difference": "simulate",
+    "simulate": "simulation",
+    "simulate_stream": "simulation",
+    "Evaluation": "simulation",
+    "paired_difference": "simulation",
     "expected_profit": "exact",
     "optimal_plan": "exact",
     "solve": "api",
@@ -76,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "build_spill_mip": "models.spill_mip",
     "build_sample_path_mip": "models.sample_path_mip",
     "generate": "generators",
+    "build": "models",
     "import_pcm": "interop",
     "run_bench": "bench",
     "write_report": "bench",

@@ -195,7 +195,7 @@ def solve(
     timings["plan_s"] = time.perf_counter() - t1
     evaluation = None
     if eval_reps and plan.status not in (INFEASIBLE, ERROR):
-        from .simulate import simulate
+        from .simulation import simulate
 
         t2 = time.perf_counter()
         evaluation = simulate(

@@ -143,7 +143,7 @@ def cmd_bound(a: argparse.Namespace) -> int:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .instance import load_instance
-    from .simulate import simulate
+    from .simulation import simulate
     from .solution import load_solution
 
     inst = load_instance(a.instance)

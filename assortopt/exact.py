@@ -127,6 +127,7 @@ def expected_profit(inst: Instance, stock: Any) -> float:
     """Exact expected profit of plan ``stock`` (dict id → units or length-N array).
 
     Cost grows like Π_i (stock_i + 1) · T; meant for tiny instances (the test oracle).
+    Units: currency per season. Raises `InstanceError` for a bad plan.
     """
     q = inst.stock_vector(stock)
     return float(profit_table(inst, q)[tuple(q)])

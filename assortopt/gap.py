@@ -92,7 +92,7 @@ def replication_gap(
     if model == "mip":
         from .models.sample_path_mip import build_sample_path_mip, solve_sample_path_mip
         from .sampling import sample_streams
-        from .simulate import simulate_stream
+        from .simulation import simulate_stream
 
         stream = sample_streams(inst, scenarios, seed)
         f = build_sample_path_mip(inst, stream)

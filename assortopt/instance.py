@@ -547,7 +547,8 @@ def validate_file(path: str | os.PathLike[str]) -> Instance:
 
 def instance_to_dict(inst: Instance) -> dict[str, Any]:
     """The instance in the file format: sparse ``transitions``, defaults (salvage 0, fixed cost 0,
-    no constraints, empty metadata) left out. ``instance_from_dict`` of it gives ``inst`` back."""
+    no constraints, empty metadata) left out. ``instance_from_dict`` of it gives ``inst`` back.
+    Raises nothing (an `Instance` is valid by construction)."""
     mean = inst.customers_mean
     fixed = inst.customers_distribution == "fixed"
     if fixed and float(mean).is_integer():

@@ -769,7 +769,7 @@ def _solution(
     b = lp_bound(inst)
     evaluation = None
     if eval_reps and plan.status != ERROR:
-        from .simulate import simulate
+        from .simulation import simulate
 
         evaluation = simulate(inst, plan.stock, reps=eval_reps, seed=seed + 1)
     timings["total_s"] = res.time_s + time.perf_counter() - t0

@@ -82,7 +82,7 @@ def detect_mnl(inst: Instance, rtol: float = 1e-9) -> np.ndarray | None:
 
     u_i = λ_i/λ_0 (needs λ_0 > 0); the chain is MNL-induced when ρ_ij = u_j/(1 + U − u_i) for
     every i ≠ j (within ``rtol``), zero entries included: the number of stored entries must be
-    (number of products with u_j > 0)·(N − 1).
+    (number of products with u_j > 0)·(N − 1). Raises nothing.
     """
     lam0 = inst.no_purchase
     n = inst.n

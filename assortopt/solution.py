@@ -93,5 +93,9 @@ def load_solution(path: str | os.PathLike[str], inst: Instance) -> LoadedSolutio
 
 
 def write_solution(path: str | os.PathLike[str] | None, data: dict[str, Any]) -> None:
-    """Write a solution dict as JSON: atomically to ``path``, or to stdout if it is None or "-"."""
+    """Write a solution dict as JSON: atomically to ``path``, or to stdout if it is None or "-".
+
+    ``data`` is usually ``Solution.to_dict()`` (from `assortopt.solve` or
+    ``Formulation.solution``). Raises ``OSError`` when the file cannot be written.
+    """
     write_json_or_stdout(path, data)

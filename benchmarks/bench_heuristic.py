@@ -33,7 +33,7 @@ from assortopt.generators import generate
 from assortopt.methods import baselines, heuristic, local_search  # noqa: F401  (register)
 from assortopt.methods.base import PlanRequest, get_method
 from assortopt.models.lp_bound import lp_bound
-from assortopt.simulate import simulate
+from assortopt.simulation import simulate
 from assortopt.solver import SolverOptions
 
 SHAPES = {

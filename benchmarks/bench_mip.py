@@ -157,7 +157,7 @@ def part_quality(threads: int) -> None:
     print("\n== 4. mip vs heuristic out-of-sample (10,000 reps, common random numbers)")
     try:
         from assortopt.methods.base import PlanRequest, get_method
-        from assortopt.simulate import simulate
+        from assortopt.simulation import simulate
 
         heur = get_method("heuristic")
         mip = get_method("mip")

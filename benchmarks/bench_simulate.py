@@ -23,7 +23,7 @@ import numpy as np
 
 from assortopt.generators import generate
 from assortopt.sampling import sample_streams
-from assortopt.simulate import profit_terms, run_kernel, simulate, simulate_stream
+from assortopt.simulation import profit_terms, run_kernel, simulate, simulate_stream
 
 
 def best_time(fn, repeat: int) -> float:

@@ -131,7 +131,7 @@ def test_smoke_plans_file_reproduces_a_row(smoke):
     import json
 
     from assortopt.generators import generate
-    from assortopt.simulate import simulate
+    from assortopt.simulation import simulate
 
     cfg, out, _, _ = smoke
     df = read_results(out)

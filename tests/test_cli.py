@@ -16,7 +16,7 @@ import pytest
 
 from assortopt.cli import main
 from assortopt.instance import load_instance
-from assortopt.simulate import simulate
+from assortopt.simulation import simulate
 from assortopt.solution import load_solution
 
 FAST_METHODS = ["heuristic", "newsvendor", "pooled-newsvendor", "fluid", "saa-lp-all"]

@@ -5,6 +5,7 @@ substitution structure has the shape it promises."""
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import numpy as np
@@ -239,10 +240,34 @@ def test_shipped_instances_regenerate_byte_for_byte(path: Path, tmp_path: Path) 
     generate_file(
         gen["family"], gen["n_products"], gen["customers"], gen["seed"], out, **gen["params"]
     )
-    assert out.read_bytes() == path.read_bytes()
-    if gen["family"] == "online":
+    assert_regenerated(out, path)
+    if gen["family"] == "online":  # the ground-truth file: sampled parameters, byte for byte
         side = path.with_name(path.stem + ".online.json")
         assert (tmp_path / side.name).read_bytes() == side.read_bytes()
+
+
+def assert_regenerated(out: Path, shipped: Path) -> None:
+    """Byte for byte, except the online family: its chain is calibrated by linear algebra whose
+    last bits depend on the CPU's vector units, so its numbers match to 1e-12 relative."""
+    if json.loads(shipped.read_text())["metadata"]["generator"]["family"] != "online":
+        assert out.read_bytes() == shipped.read_bytes()
+        return
+
+    def same(a: object, b: object, where: str) -> None:
+        if isinstance(a, float) or isinstance(b, float):
+            assert a == pytest.approx(b, rel=1e-12, abs=1e-15), where
+        elif isinstance(a, dict) and isinstance(b, dict):
+            assert a.keys() == b.keys(), where
+            for k in a:
+                same(a[k], b[k], f"{where}.{k}")
+        elif isinstance(a, list) and isinstance(b, list):
+            assert len(a) == len(b), where
+            for n, (x, y) in enumerate(zip(a, b, strict=True)):
+                same(x, y, f"{where}[{n}]")
+        else:
+            assert a == b, where
+
+    same(json.loads(out.read_text()), json.loads(shipped.read_text()), shipped.name)
 
 
 def _readme_commands() -> list[list[str]]:
@@ -282,7 +307,7 @@ def test_readme_commands_rebuild_the_shipped_files(argv: list[str], tmp_path: Pa
         assert load_instance(out).metadata == meta
         assert instance_to_dict(load_instance(out))["products"] == instance_to_dict(d)["products"]
     else:
-        assert out.read_bytes() == shipped.read_bytes()
+        assert_regenerated(out, shipped)
 
 
 def test_parse_params() -> None:

@@ -103,7 +103,7 @@ def test_fit_budget_respects_budget_and_keeps_best_units() -> None:
 # ----------------------------------------------------------------------------- evaluator
 def test_evaluator_matches_simulator_and_full_resimulation() -> None:
     from assortopt.sampling import sample_streams
-    from assortopt.simulate import simulate_stream
+    from assortopt.simulation import simulate_stream
 
     inst = _random_tiny(5, n=5, t=25).replace(salvage=None)
     stream = sample_streams(inst, 40, 11)
@@ -200,7 +200,7 @@ def test_common_contract(name: str, constrained: Instance) -> None:
 # ----------------------------------------------------------------------------- quality
 def test_heuristic_beats_fluid_on_heavy_tail() -> None:
     from assortopt.generators import generate
-    from assortopt.simulate import simulate
+    from assortopt.simulation import simulate
 
     inst = generate("sparse", 150, 150, 2)
     req = PlanRequest(scenarios=40, seed=0)

@@ -203,7 +203,7 @@ def test_write_generated_names_the_ground_truth(tmp_path: Path) -> None:
 
 def test_ground_truth_drives_the_simulator() -> None:
     from assortopt.sampling import ListSampler
-    from assortopt.simulate import simulate
+    from assortopt.simulation import simulate
 
     inst, model = generate_online(40, 100, seed=8, error_sets=0)
     assert isinstance(model, ListSampler)

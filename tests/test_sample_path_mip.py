@@ -160,7 +160,7 @@ def test_fixed_stock_reproduces_replay(form: str, case: int) -> None:
         assert f.lp.is_feasible(x0)
         np.testing.assert_allclose(x0, res.x, atol=1e-6)
         try:
-            from assortopt.simulate import simulate_stream
+            from assortopt.simulation import simulate_stream
         except ImportError:
             continue
         sim = simulate_stream(inst, full, st, record=True)

@@ -29,7 +29,7 @@ from assortopt.choice.mnl import mnl_to_mc
 from assortopt.instance import Instance, load_instance
 from assortopt.rng import child_seeds
 from assortopt.sampling import MarkovChainSampler, sample_streams
-from assortopt.simulate import simulate, simulate_stream
+from assortopt.simulation import simulate, simulate_stream
 
 simopt_dynamnews = pytest.importorskip("simopt.models.dynamnews")
 mrg32k3a = pytest.importorskip("mrg32k3a.mrg32k3a")

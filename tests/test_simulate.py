@@ -16,7 +16,7 @@ from assortopt.exceptions import InstanceError, OptionError
 from assortopt.instance import Instance
 from assortopt.rng import child_seeds
 from assortopt.sampling import MarkovChainSampler, sample_streams
-from assortopt.simulate import (
+from assortopt.simulation import (
     Evaluation,
     block_reps,
     paired_difference,

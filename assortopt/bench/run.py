@@ -187,7 +187,7 @@ def _paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def _evaluate(inst, stocks: dict[str, np.ndarray], reps: int, seed: int, sampler=None):
     """Evaluate every plan on the same seasons (simulate's seed fixes the customers)."""
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}

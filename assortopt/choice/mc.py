@@ -295,6 +295,7 @@ def choice_probabilities(inst: Instance, offered: Any) -> np.ndarray:
 
     ``offered`` is a bool mask, a list of product ids or an array of positions. Sparse: an
     N = 10,000 chain with 8 neighbours per product takes milliseconds to a fraction of a second.
+    Raises `OptionError` for an unknown id, a position out of range or a mask of wrong length.
     """
     return choice_details(inst, offered)[0]
 
@@ -353,6 +354,7 @@ def reduced_chain(inst: Instance, offered_mask: Any) -> tuple[np.ndarray, sp.csr
     Returns ``(arrival_S (|S|,), rho_S (csr |S|×|S|), positions (|S|,))``; entry k of the
     reduced chain is product ``positions[k]``. One factorisation (or one batched BiCGSTAB) with
     min(#rows of S leaving S, #columns of S entered from outside) right-hand sides.
+    Raises `OptionError` for a bad offer set (as `choice_probabilities`).
     """
     mask = _to_mask(inst, offered_mask)
     pos = np.flatnonzero(mask)

@@ -103,7 +103,8 @@ def get_method(name: str) -> Method:
 
 
 def list_methods() -> dict[str, tuple[str, ...]]:
-    """Every registered method name with the option keys it accepts (``--param KEY=VALUE``)."""
+    """Every registered method name with the option keys it accepts (``--param KEY=VALUE``);
+    `assortopt.solve` takes the same keys in ``params``. Raises nothing."""
     from . import all as _all  # noqa: F401
 
     return {k: v.accepted_params for k, v in sorted(METHODS.items())}  # type: ignore[attr-defined]

@@ -18,12 +18,27 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..solver import ERROR, SolveResult, SolverOptions, _write_model, gap_of, solve_lp
+from ..exceptions import OptionError, SolverError
+from ..solver import (
+    ERROR,
+    FEASIBLE,
+    HEURISTIC,
+    INFEASIBLE,
+    OPTIMAL,
+    SolveResult,
+    SolverOptions,
+    _write_model,
+    gap_of,
+    solve_lp,
+)
+
+if TYPE_CHECKING:
+    from ..methods.base import Plan
 
 log = logging.getLogger("assortopt.models")
 
@@ -224,6 +239,18 @@ class Formulation:
         Named row ranges of ``lp``.
     info
         Builder facts worth keeping (products considered, scenario count, notes).
+    instance
+        The `Instance` it was built from when made by `assortopt.models.build` (``plan``,
+        ``solution`` use it; None when a builder was called directly: pass ``inst`` then).
+
+    Typical use (see `assortopt.models.build`)::
+
+        f = build("sample_path_mip", inst, scenarios=50, seed=0)
+        q = f.var("stock")                                  # Pyomo Var indexed by product id
+        f.model.total = pyo.Constraint(expr=sum(q[i] for i in q) <= 400)
+        res = f.solve(SolverOptions(time_limit=60))         # honours the constraint
+        plan = f.plan(res)                                  # Plan: integer stock per product
+        sol = f.solution(res)                               # Solution: simulate + file
     """
 
     name: str
@@ -233,6 +260,7 @@ class Formulation:
     info: dict[str, Any] = field(default_factory=dict)
     _model: Any = None
     _col_vars: list[Any] | None = None
+    instance: Any = None
 
     # ------------------------------------------------------------------ Pyomo side
     @property
@@ -249,10 +277,13 @@ class Formulation:
 
     @property
     def materialised(self) -> bool:
+        """Whether the Pyomo model exists (then it, not ``lp``, is what `solve` solves)."""
         return self._model is not None
 
     def var(self, block: str) -> Any:
-        """The Pyomo ``Var`` component of a block (materialises the model)."""
+        """The Pyomo ``Var`` component of a block, indexed by the block's labels (product ids;
+        ``(scenario, id)``; ...). Materialises the model, so later solves take the
+        standard-form path. Raises ``AttributeError`` for an unknown block."""
         return getattr(self.model, block)
 
     # ------------------------------------------------------------------ solving
@@ -269,6 +300,16 @@ class Formulation:
         standard-form compiler, falling back to Pyomo's interface), ``"fast"``,
         ``"standard-form"`` or ``"pyomo"``. ``start`` is a full builder column vector.
         When the Pyomo model exists, the solution is also loaded into its variables.
+
+        Raises
+        ------
+        ValueError
+            ``path="fast"`` once the Pyomo model exists (it would ignore your additions), or
+            an unknown ``path``.
+        SolverError
+            The model holds something HiGHS cannot solve (a nonlinear constraint, a quadratic
+            objective on an integer model); the standard-form path warns first, then the
+            Pyomo interface refuses.
         """
         options = options or SolverOptions()
         if path == "auto":
@@ -315,8 +356,10 @@ class Formulation:
     ) -> SolveResult:
         from pyomo.contrib.solver.common.factory import SolverFactory
         from pyomo.contrib.solver.common.results import SolutionStatus
+        from pyomo.contrib.solver.common.util import IncompatibleModelError
 
         m = self.model
+        _check_highs_can_solve(m)
         if write:
             m.write(write, io_options={"symbolic_solver_labels": True})
         if start is not None:
@@ -326,16 +369,22 @@ class Formulation:
         t0 = time.perf_counter()
         native = options.native()
         tl = native.pop("time_limit", None)
-        res = opt.solve(
-            m,
-            tee=options.verbose,
-            time_limit=tl,
-            threads=native.pop("threads", None),
-            rel_gap=native.pop("mip_rel_gap", None),
-            solver_options=native,
-            load_solutions=False,
-            raise_exception_on_nonoptimal_result=False,
-        )
+        try:
+            res = opt.solve(
+                m,
+                tee=options.verbose,
+                time_limit=tl,
+                threads=native.pop("threads", None),
+                rel_gap=native.pop("mip_rel_gap", None),
+                solver_options=native,
+                load_solutions=False,
+                raise_exception_on_nonoptimal_result=False,
+            )
+        except IncompatibleModelError as exc:
+            raise SolverError(
+                f"HiGHS cannot solve this model ({exc}); it takes linear constraints, and a "
+                "quadratic term only in the objective of a continuous (not integer) model"
+            ) from exc
         tc = res.termination_condition
         has = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
         if has:
@@ -385,9 +434,212 @@ class Formulation:
         q[np.asarray(prods)] = blk.values(x)
         return np.floor(np.maximum(q, 0.0) + 1e-6).astype(np.int64)
 
+    def _n_products(self, inst: Any) -> tuple[Any, int]:
+        inst = inst if inst is not None else self.instance
+        if inst is None:
+            raise OptionError(
+                f"{self.name}: pass the instance (inst=...): this formulation was built without "
+                "assortopt.models.build, so it does not know the number of products"
+            )
+        return inst, int(inst.n)
+
+    def plan(self, result: SolveResult, inst: Any = None) -> Plan:
+        """Turn a solve into a `Plan` (integer stock per product, length N) for `simulate`,
+        `assortopt.api.Solution` and the solution file.
+
+        ``stock`` is the ``"stock"`` block, rounded down after adding 1e-6 (products the
+        builder left out get 0). ``objective``, ``bound`` and ``gap`` are the model's own
+        (in-sample, profit per season, with any user terms), copied from ``result``. Status:
+        the result's contract status (``optimal``/``feasible``/``infeasible``/``error``),
+        except that a plan rounded down from fractional LP stock (``saa_lp``) is
+        ``heuristic`` (rounding down keeps ``≤`` rows with nonnegative stock coefficients,
+        such as a budget, but is not an optimum of anything). No incumbent: all-zero stock and
+        the result's status and message. ``inst`` defaults to the formulation's `instance`.
+
+        Raises
+        ------
+        OptionError
+            The formulation has no ``"stock"`` block (``lp_bound``: the bound has no stock;
+            use `assortopt.lp_bound` for its assortment), or no instance is known.
+        """
+        from ..methods.base import Plan
+
+        if "stock" not in self.var_blocks:
+            raise OptionError(
+                f"{self.name} has no stock variables, so it has no plan; use "
+                "assortopt.lp_bound(inst) for the bound's assortment, or build 'saa_lp', "
+                "'spill_mip' or 'sample_path_mip'"
+            )
+        inst, n = self._n_products(inst)
+        extra: dict[str, Any] = {"formulation": self.name, "path": result.path}
+        added = self.user_components()
+        if added:
+            extra["user_components"] = added
+        if result.x is None:
+            status = result.status if result.status in (INFEASIBLE, ERROR) else ERROR
+            return Plan(
+                np.zeros(n, np.int64),
+                status=status,
+                bound=result.bound,
+                message=result.message or result.termination,
+                extra=extra,
+            )
+        stock = self.stock(result.x, n)
+        status = result.status if result.status in (OPTIMAL, FEASIBLE) else FEASIBLE
+        message = result.message
+        q = self.var_blocks["stock"].values(result.x)
+        if np.any(np.abs(q - np.round(q)) > 1e-6):
+            status = HEURISTIC
+            message = (message + "; " if message else "") + (
+                "stock rounded down from the LP's fractional optimum (objective is the LP's)"
+            )
+        return Plan(
+            stock,
+            status=status,
+            objective=result.objective,
+            bound=result.bound,
+            gap=result.gap,
+            message=message,
+            extra=extra,
+        )
+
+    def values(self, block: str, result: SolveResult | np.ndarray) -> Any:
+        """A block's values in a solve, labelled: a pandas ``Series`` for a 1-D block (index:
+        product ids, or ``(scenario, arrival, product)`` for the sample-path MIP's per-customer
+        blocks), a ``DataFrame`` for a 2-D block (rows: scenarios, columns: product ids; for
+        ``units``/``tail``: rows product ids, columns unit numbers). Entries the builder did
+        not create are NaN. Units are the variable's own (units of stock, customers, 0/1).
+
+        ``result`` is a `SolveResult` or a full builder column vector.
+
+        Raises
+        ------
+        KeyError
+            Unknown block (the message lists the blocks).
+        ValueError
+            The result has no incumbent.
+        """
+        import pandas as pd
+
+        if block not in self.var_blocks:
+            raise KeyError(f"{self.name} has no block {block!r}; blocks: {list(self.var_blocks)}")
+        x = result.x if isinstance(result, SolveResult) else result
+        if x is None:
+            raise ValueError(f"no values: the solve has no incumbent ({result.status})")  # type: ignore[union-attr]
+        blk = self.var_blocks[block]
+        vals = blk.values(np.asarray(x, dtype=np.float64), fill=np.nan)
+        if vals.ndim == 1:
+            labels = list(blk.labels[0])
+            if labels and isinstance(labels[0], tuple):
+                index = pd.MultiIndex.from_tuples(labels, names=["scenario", "arrival", "product"])
+            else:
+                index = pd.Index(labels, name="product")
+            return pd.Series(vals, index=index, name=block)
+        rows, cols = _AXES.get(block, ("scenario", "product"))
+        return pd.DataFrame(
+            vals,
+            index=pd.Index(list(blk.labels[0]), name=rows),
+            columns=pd.Index(list(blk.labels[1]), name=cols),
+        )
+
+    def user_components(self) -> list[str]:
+        """Names of the active Pyomo components a user added (empty if the model was never made);
+        `plan` records them in ``extra["user_components"]``."""
+        if self._model is None:
+            return []
+        import pyomo.environ as pyo
+
+        own = set(self.var_blocks) | set(self.row_blocks) | {"objective"}
+        out = []
+        for c in self._model.component_objects((pyo.Var, pyo.Constraint, pyo.Objective)):
+            if c.local_name not in own and (c.ctype is pyo.Var or c.active):
+                out.append(c.local_name)
+        if not self._model.objective.active:
+            out.append("objective (deactivated)")
+        return out
+
+    def solution(
+        self,
+        result: SolveResult | Plan,
+        inst: Any = None,
+        *,
+        method: str | None = None,
+        eval_reps: int = 10000,
+        eval_seed: int | None = None,
+        bound: bool = True,
+    ) -> Any:
+        """Package a solve as an `assortopt.api.Solution` (what `assortopt.solve` returns):
+        ``.to_dict()`` is the solution file (`assortopt.write_solution`), ``.evaluation`` an
+        out-of-sample `simulate` of the plan (``eval_reps`` seasons from ``eval_seed``,
+        default the build seed + 1, as `solve` does), ``.lp_bound`` the LP bound when
+        ``bound``. ``method`` (default the formulation's name) is written as the file's
+        ``method``; ``seed``/``scenarios`` are those `assortopt.models.build` used (0 if
+        unknown).
+
+        Raises
+        ------
+        OptionError
+            As `plan`, or ``eval_reps < 0``.
+        """
+        from ..api import Solution
+        from ..methods.base import Plan
+
+        if eval_reps < 0:
+            raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
+        inst, _ = self._n_products(inst)
+        plan = result if isinstance(result, Plan) else self.plan(result, inst)
+        seed = int(self.info.get("seed", 0))
+        scenarios = int(self.info.get("scenarios", 0))
+        lpb = None
+        if bound:
+            from .lp_bound import lp_bound
+
+            lpb = lp_bound(inst).value
+        evaluation = None
+        if eval_reps and plan.status not in (INFEASIBLE, ERROR):
+            from ..simulation import simulate
+
+            evaluation = simulate(
+                inst, plan.stock, reps=eval_reps, seed=seed + 1 if eval_seed is None else eval_seed
+            )
+        return Solution(
+            instance=inst,
+            method=method or self.name,
+            plan=plan,
+            lp_bound=lpb,
+            evaluation=evaluation,
+            seed=seed,
+            scenarios=scenarios,
+        )
+
+
+_AXES = {"units": ("product", "unit"), "tail": ("product", "unit")}
+
 
 class _CannotCompile(Exception):
     pass
+
+
+def _check_highs_can_solve(model: Any) -> None:
+    """Refuse, with a clear message, a quadratic objective on a model with integer variables
+    (HiGHS solves QPs only when every variable is continuous; it would stop with 'unknown')."""
+    import pyomo.environ as pyo
+
+    for obj in model.component_data_objects(pyo.Objective, active=True):
+        degree = obj.expr.polynomial_degree()
+        if degree is not None and degree <= 1:
+            continue
+        ints = [
+            v.name
+            for v in model.component_data_objects(pyo.Var, active=True)
+            if v.is_integer() or v.is_binary()
+        ]
+        if ints:
+            raise SolverError(
+                f"HiGHS cannot solve this model: objective {obj.name} is not linear (degree "
+                f"{degree}) and the model has integer variables ({ints[0]}, ...); HiGHS takes a "
+                "quadratic objective only on a continuous model"
+            )
 
 
 def _clean(v: Any, val: float) -> float:

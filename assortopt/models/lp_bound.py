@@ -36,7 +36,10 @@ def build_lp_bound(inst: Instance, use_budget: bool = True) -> Formulation:
     to a product while unavailable), both indexed by product id; row blocks ``"balance"`` (one
     per product) and, when ``use_budget`` and the instance has a budget, ``"budget"``.
     ``info["products"]`` holds the positions of the products (all of them). There is no
-    ``"stock"`` block: the bound has no stock variables.
+    ``"stock"`` block: the bound has no stock variables (``Formulation.plan`` refuses it).
+
+    Units: the objective is expected profit per season, ``T·Σ_i (price_i − cost_i)·π_i``, in
+    the instance's currency. Raises nothing (the instance was checked when it was made).
     """
     n = inst.n
     t = float(inst.customers_mean)
@@ -152,7 +155,8 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
     must satisfy the dual constraints and ``T·λ·v = value``; if not, the LP is re-solved with
     the simplex method. ``options``: time limit, threads, verbosity and native HiGHS options
     are honoured (``lp_method`` is ignored). On a solver failure ``status`` says so and
-    ``value`` is ``inf`` (still a valid, if useless, bound).
+    ``value`` is ``inf`` (still a valid, if useless, bound); nothing is raised. Units: ``value``
+    is expected profit per season in the instance's currency.
     """
     t0 = time.perf_counter()
     base = options or SolverOptions()

@@ -178,6 +178,14 @@ def build_saa_lp(
     Returns a `Formulation` with blocks ``stock`` (info["products"] = positions of S), ``sales``
     (scenario, id), ``spill`` (scenario, node id) and rows ``balance``, ``capacity``, ``budget``.
     Fixed costs and ``max_products`` are not modelled (an LP cannot); see `build_spill_mip`.
+    Units: stock and sales in units (fractional), the objective in currency per season
+    (average over the K scenarios of revenue + salvage − purchase cost).
+
+    Raises
+    ------
+    ValueError
+        ``counts`` not (K, |S|), negative or not finite; ``rho`` of the wrong shape; unknown
+        ``chain``.
     """
     pos = offered_positions(inst.n, offered_mask)
     d = _check_counts(counts, len(pos))

@@ -299,7 +299,9 @@ def build_sample_path_mip(
         only with fixed costs or ``max_products``), per-pair blocks ``buy`` and ``avail``
         indexed ``(scenario, arrival, id)``, and for ``"strong"`` also ``units``
         (``[q_i ≥ u]``), ``tail`` (``Σ_{v≥u} w_iv``) and ``left`` (units of the product left
-        when the customer arrives). ``info`` keeps the `PairData` under ``"pairs"``.
+        when the customer arrives). ``info`` keeps the `PairData` under ``"pairs"``. The
+        objective is the average profit per season over the K scenarios (currency; fixed
+        costs and salvage included): for fixed stock, exactly `simulate_stream`'s mean.
 
     Raises
     ------
@@ -740,7 +742,7 @@ class _UnitLabels(Sequence):
 def _purchases(inst: Instance, stock: np.ndarray, stream: Stream) -> np.ndarray:
     """Product bought by every customer of ``stream`` (−1: none) under full-length ``stock``."""
     try:
-        from ..simulate import simulate_stream
+        from ..simulation import simulate_stream
     except ImportError:  # pragma: no cover - the simulator is the reference when present
         return _purchases_py(stock, stream)
     return np.asarray(simulate_stream(inst, stock, stream, record=True).purchases, np.int64)

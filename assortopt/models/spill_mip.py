@@ -69,6 +69,8 @@ def build_spill_mip(
     Returns a `Formulation` with the SAA-LP blocks plus ``stockout`` (scenario, id) binaries,
     integer ``stock`` and, when fixed costs or ``max_products`` are present, ``carry`` binaries.
     Rows added: ``spill_link``, ``sold_out``, ``stock_cap`` and ``carry_link``/``max_products``.
+    Units: integer stock in units, the objective in currency per season (average over the K
+    scenarios, fixed costs included). Raises ``ValueError`` as `build_saa_lp`.
     """
     base = build_saa_lp(inst, counts, offered_mask, rho=rho, chain=chain)
     pos = np.asarray(base.info["products"])
