@@ -184,15 +184,46 @@ def solve(
     req = PlanRequest(
         scenarios=scenarios, seed=seed, options=opts, params=params, write_model=write_model
     )
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    from .models.lp_bound import lp_bound
-
-    b = lp_bound(inst)
-    timings["bound_s"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
     plan = fn(inst, req)
-    timings["plan_s"] = time.perf_counter() - t1
+    return package(
+        inst,
+        method,
+        plan,
+        seed=seed,
+        scenarios=scenarios,
+        eval_reps=eval_reps,
+        eval_seed=eval_seed,
+        timings={"plan_s": time.perf_counter() - t0},
+        params=params,
+    )
+
+
+def package(
+    inst: Instance,
+    method: str,
+    plan: Plan,
+    *,
+    seed: int,
+    scenarios: int,
+    eval_reps: int = 10000,
+    eval_seed: int | None = None,
+    timings: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    bound: bool = True,
+) -> Solution:
+    """A plan made into a `Solution`: the LP bound (when ``bound``) and an out-of-sample
+    `simulate` of ``eval_reps`` seasons from ``eval_seed`` (default ``seed + 1``, independent of
+    the planning draws), skipped for infeasible or failed plans. Every way of planning (`solve`,
+    a builder's `Formulation.solution`, the MPI solve) ends here, so their files agree."""
+    timings = dict(timings or {})
+    t0 = time.perf_counter()
+    lpb = None
+    if bound:
+        from .models.lp_bound import lp_bound
+
+        lpb = lp_bound(inst).value
+        timings["bound_s"] = time.perf_counter() - t0
     evaluation = None
     if eval_reps and plan.status not in (INFEASIBLE, ERROR):
         from .simulation import simulate
@@ -202,15 +233,15 @@ def solve(
             inst, plan.stock, reps=eval_reps, seed=seed + 1 if eval_seed is None else eval_seed
         )
         timings["evaluate_s"] = time.perf_counter() - t2
-    timings["total_s"] = time.perf_counter() - t0
+    timings["total_s"] = sum(v for k, v in timings.items() if k != "total_s")
     return Solution(
         instance=inst,
         method=method,
         plan=plan,
-        lp_bound=b.value,
+        lp_bound=lpb,
         evaluation=evaluation,
         seed=seed,
         scenarios=scenarios,
         timings=timings,
-        params=params,
+        params=params or {},
     )

@@ -41,7 +41,6 @@ def _params(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
 def cmd_solve(a: argparse.Namespace) -> int:
     from .api import solve
     from .instance import load_instance
-    from .jsonio import write_json_atomic
 
     if a.decomposition is not None and not a.mpi:
         raise OptionError("--decomposition needs --mpi")
@@ -65,9 +64,16 @@ def cmd_solve(a: argparse.Namespace) -> int:
         eval_reps=a.eval_reps,
         write_model=a.write_model,
     )
+    return _report_solution(sol, a.output)
+
+
+def _report_solution(sol: Any, output: str | None) -> int:
+    """Write the solution file (stdout without ``--output``) and the summary; the exit status."""
+    from .jsonio import write_json_atomic
+
     d = sol.to_dict()
-    if a.output and a.output != "-":
-        write_json_atomic(a.output, d)
+    if output and output != "-":
+        write_json_atomic(output, d)
     else:
         _print_json(d)
     print(sol.summary(), file=sys.stderr)
@@ -80,7 +86,6 @@ def cmd_solve(a: argparse.Namespace) -> int:
 
 
 def _solve_mpi(a: argparse.Namespace) -> int:
-    from .jsonio import write_json_atomic
     from .mpi import solve_mpi
     from .solver import SolverOptions
 
@@ -101,13 +106,7 @@ def _solve_mpi(a: argparse.Namespace) -> int:
     )
     if sol is None:  # not rank 0: rank 0 writes the file
         return EXIT_OK
-    d = sol.to_dict()
-    if a.output and a.output != "-":
-        write_json_atomic(a.output, d)
-    else:
-        _print_json(d)
-    print(sol.summary(), file=sys.stderr)
-    return EXIT_FAIL if sol.status == "error" else EXIT_OK
+    return _report_solution(sol, a.output)
 
 
 def cmd_gap(a: argparse.Namespace) -> int:

@@ -729,11 +729,9 @@ def _solution(
     options: SolverOptions,
     eval_reps: int,
 ) -> Any:
-    from .api import Solution
+    from .api import package
     from .methods.base import Plan
-    from .models.lp_bound import lp_bound
 
-    t0 = time.perf_counter()
     extra: dict[str, Any] = {
         "decomposition": res.decomposition,
         "ranks": res.ranks,
@@ -765,23 +763,14 @@ def _solution(
             message=res.message,
             extra=extra,
         )
-    timings = {"plan_s": res.time_s}
-    b = lp_bound(inst)
-    evaluation = None
-    if eval_reps and plan.status != ERROR:
-        from .simulation import simulate
-
-        evaluation = simulate(inst, plan.stock, reps=eval_reps, seed=seed + 1)
-    timings["total_s"] = res.time_s + time.perf_counter() - t0
-    return Solution(
-        instance=inst,
-        method=method,
-        plan=plan,
-        lp_bound=b.value,
-        evaluation=evaluation,
+    return package(
+        inst,
+        method,
+        plan,
         seed=seed,
         scenarios=scenarios,
-        timings=timings,
+        eval_reps=eval_reps,
+        timings={"plan_s": res.time_s},
         params={"mpi": True, "decomposition": res.decomposition},
     )
 

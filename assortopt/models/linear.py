@@ -581,35 +581,22 @@ class Formulation:
         OptionError
             As `plan`, or ``eval_reps < 0``.
         """
-        from ..api import Solution
+        from ..api import package
         from ..methods.base import Plan
 
         if eval_reps < 0:
             raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
         inst, _ = self._n_products(inst)
         plan = result if isinstance(result, Plan) else self.plan(result, inst)
-        seed = int(self.info.get("seed", 0))
-        scenarios = int(self.info.get("scenarios", 0))
-        lpb = None
-        if bound:
-            from .lp_bound import lp_bound
-
-            lpb = lp_bound(inst).value
-        evaluation = None
-        if eval_reps and plan.status not in (INFEASIBLE, ERROR):
-            from ..simulation import simulate
-
-            evaluation = simulate(
-                inst, plan.stock, reps=eval_reps, seed=seed + 1 if eval_seed is None else eval_seed
-            )
-        return Solution(
-            instance=inst,
-            method=method or self.name,
-            plan=plan,
-            lp_bound=lpb,
-            evaluation=evaluation,
-            seed=seed,
-            scenarios=scenarios,
+        return package(
+            inst,
+            method or self.name,
+            plan,
+            seed=int(self.info.get("seed", 0)),
+            scenarios=int(self.info.get("scenarios", 0)),
+            eval_reps=eval_reps,
+            eval_seed=eval_seed,
+            bound=bound,
         )
 
 
