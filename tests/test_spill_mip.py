@@ -108,3 +108,26 @@ def test_method_registered_and_honours_constraints():
     assert (plan.stock > 0).sum() <= 1
     again = spill_mip(inst, PlanRequest(scenarios=10, seed=3))
     np.testing.assert_array_equal(plan.stock, again.stock)
+
+
+def test_time_limited_method_is_never_worse_than_its_heuristic_start():
+    """Under a time limit too short to prove anything, the plan is at least as good in-sample
+    as the heuristic warm start (default), and its reported objective is the model's value."""
+    from assortopt.generators import generate
+    from assortopt.methods.base import PlanRequest, get_method
+
+    inst = generate("mnl", 50, 100, 0)
+    req = PlanRequest(scenarios=50, seed=0, options=SolverOptions(threads=1, time_limit=3.0))
+    plan = get_method("spill-mip")(inst, req)
+    assert plan.extra["start"] == "heuristic"
+    assert plan.status in ("feasible", "optimal")
+    assert plan.objective >= plan.extra["start_objective"] - 1e-6
+    assert plan.bound >= plan.objective - 1e-6
+    counts = first_choice_counts(inst, None, 50, 0)
+    f = build_spill_mip(inst, counts)
+    x = complete_start(f, plan.stock[np.asarray(f.info["products"])])
+    assert f.lp.objective_value(x) == pytest.approx(plan.objective, rel=1e-6, abs=1e-6)
+    none = get_method("spill-mip")(
+        inst, PlanRequest(scenarios=5, seed=0, params={"start": "none"}, options=req.options)
+    )
+    assert none.extra["start"] == "none" and "start_objective" not in none.extra

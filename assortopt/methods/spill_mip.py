@@ -4,13 +4,18 @@ Counts: per-scenario first-choice counts over every product (or over the LP boun
 with ``products="lp"``), drawn from the request's seed. Params:
 
 * ``products``: ``"all"`` (default) or ``"lp"`` (candidates = S*, reduced chain on S*).
-* ``start``: name of another method whose plan warm-starts the MIP (its second stage is completed
-  by the "sell first" fluid outcome); a time-limited solve never returns worse than that start.
+* ``start``: name of another method whose plan warm-starts the MIP (default ``"heuristic"``;
+  ``"none"`` for no start). Its second stage is completed by the "sell first" fluid outcome; a
+  time-limited solve never returns worse than that start, and the start's own time counts
+  against the limit. Without a start, HiGHS's first incumbents can be far worse than stocking
+  nothing (measured: −300% of the LP bound at N = 50 after 120 s).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
+from typing import Any
 
 import numpy as np
 
@@ -42,18 +47,28 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
             )
     else:
         raise OptionError(f"spill-mip: products must be 'all' or 'lp', got {which!r}")
+    t0 = time.perf_counter()
     counts = first_choice_counts(inst, mask, req.scenarios, req.seed)
     f = build_spill_mip(inst, counts, mask)
     start = None
-    start_name = req.param("start", None)
-    if start_name is not None:
+    start_name = req.param("start", "heuristic")
+    if start_name not in (None, "none"):
         if start_name == "spill-mip":
             raise OptionError("spill-mip cannot warm-start from itself")
         sub = dataclasses.replace(req, params={}, write_model=None)
         plan0 = get_method(str(start_name))(inst, sub)
         pos = np.asarray(f.info["products"])
         start = complete_start(f, np.asarray(plan0.stock)[pos])
-    res = f.solve(req.options, start=start, write=req.write_model)
+        if not f.lp.is_feasible(start):  # e.g. the start breaks a constraint of the model
+            start = None
+    info: dict[str, Any] = {"start": "none" if start is None else str(start_name)}
+    if start is not None:
+        info["start_objective"] = f.lp.objective_value(start)
+    options = req.options
+    if options.time_limit is not None:
+        left = options.time_limit - (time.perf_counter() - t0)
+        options = dataclasses.replace(options, time_limit=max(left, 0.1 * options.time_limit))
+    res = f.solve(options, start=start, write=req.write_model)
     if res.x is None:
         return Plan(
             np.zeros(inst.n, np.int64),
@@ -75,5 +90,6 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
             "binaries": int(f.var_blocks["stockout"].cols.size),
             "nodes": res.nodes,
             "products_considered": len(f.info["products"]),
+            **info,
         },
     )
