@@ -753,16 +753,7 @@ def _solution(
         if res.message:
             plan.message = (plan.message + "; " + res.message).strip("; ")
     else:
-        stock = np.maximum(np.round(res.stock), 0).astype(np.int64)
-        plan = Plan(
-            stock,
-            status=res.status,
-            objective=res.objective,
-            bound=res.bound,
-            gap=res.gap,
-            message=res.message,
-            extra=extra,
-        )
+        plan = Plan.from_result(np.maximum(np.round(res.stock), 0).astype(np.int64), res, extra)
     return package(
         inst,
         method,

@@ -65,6 +65,20 @@ class Plan:
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_result(cls, stock: np.ndarray, res: Any, extra: dict[str, Any] | None = None) -> Plan:
+        """The plan of a solver run: ``stock`` with the status, objective, bound, gap and
+        message of ``res`` (a `SolveResult` or anything with those attributes)."""
+        return cls(
+            stock,
+            status=res.status,
+            objective=res.objective,
+            bound=res.bound,
+            gap=res.gap,
+            message=res.message,
+            extra=dict(extra or {}),
+        )
+
 
 Method = Callable[[Instance, PlanRequest], Plan]
 METHODS: dict[str, Method] = {}

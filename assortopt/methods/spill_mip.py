@@ -78,18 +78,10 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
             gap=None,
             message=res.message or res.termination,
         )
-    stock = f.stock(res.x, inst.n)
-    return Plan(
-        stock,
-        status=res.status,
-        objective=res.objective,
-        bound=res.bound,
-        gap=res.gap,
-        message=res.message,
-        extra={
-            "binaries": int(f.var_blocks["stockout"].cols.size),
-            "nodes": res.nodes,
-            "products_considered": len(f.info["products"]),
-            **info,
-        },
-    )
+    extra = {
+        "binaries": int(f.var_blocks["stockout"].cols.size),
+        "nodes": res.nodes,
+        "products_considered": len(f.info["products"]),
+        **info,
+    }
+    return Plan.from_result(f.stock(res.x, inst.n), res, extra)
