@@ -31,8 +31,8 @@ the scenario models and solved by HiGHS on rank 0; other ranks idle), ``ph`` (pr
 hedging hub with linearised proximal terms, a Lagrangian outer-bound spoke and an xhatshuffle
 inner-bound spoke, so the reported gap is certified; needs P a multiple of 3, and with P = 2 the
 hub and the xhatshuffle spoke run, the hub's own trivial (wait-and-see) bound being the outer
-bound) and ``lshaped`` (mpi-sppy's L-shaped hub and an xhat spoke; continuous second stage,
-so ``saa-lp-all`` only; P even).
+bound). ``lshaped`` is accepted as a name and refused with a message: mpi-sppy's L-shaped
+cuts come from ``pyomo.contrib.benders``, whose HiGHS subproblems fail (models/mpi.md).
 """
 
 from __future__ import annotations
@@ -148,27 +148,6 @@ def scenario_data(inst_path: str, method: str, scenarios: int, seed: int) -> Sce
     )
 
 
-def _patch_big_m(f: Any, big: np.ndarray) -> None:
-    """Replace a one-scenario spill MIP's big-M (stock bound, sold_out, carry_link) by ``big``."""
-    import scipy.sparse as sp
-
-    lp = f.lp
-    a = sp.coo_array(lp.A)
-    data = a.data.copy()
-    r0, r1 = f.row_blocks["sold_out"]
-    w = f.var_blocks["stockout"].cols.ravel()
-    sel = (a.row >= r0) & (a.row < r1) & np.isin(a.col, w)
-    data[sel] = -big[a.row[sel] - r0]
-    lp.row_lo[r0:r1] = -big
-    if "carry_link" in f.row_blocks:
-        c0, c1 = f.row_blocks["carry_link"]
-        z = f.var_blocks["carry"].cols.ravel()
-        sel = (a.row >= c0) & (a.row < c1) & np.isin(a.col, z)
-        data[sel] = -big[a.row[sel] - c0]
-    lp.A = sp.csr_array((data, (a.row, a.col)), shape=a.shape)
-    lp.col_hi[f.var_blocks["stock"].cols.ravel()] = big
-
-
 def _check_fail_hook() -> None:
     want = os.environ.get(FAIL_RANK_ENV)
     if want is not None and want.strip() == str(_rank()):
@@ -227,9 +206,8 @@ def scenario_creator(
         else:
             from .models.spill_mip import build_spill_mip
 
-            f = build_spill_mip(inst, data.counts[k : k + 1])
-            assert data.stock_hi is not None
-            _patch_big_m(f, data.stock_hi)
+            # the one-scenario big-M would cap the shared stock: use the K-scenario one
+            f = build_spill_mip(inst, data.counts[k : k + 1], big_m=data.stock_hi)
         m = f.model
         ucost = inst.cost - inst.salvage
         first_obj = -sum(float(ucost[i]) * m.stock[inst.ids[i]] for i in range(inst.n))
@@ -444,9 +422,11 @@ def solve_mpi(
     scenarios, seed
         K and the seed: the scenarios are those the single-process method draws.
     decomposition
-        ``ef``, ``ph`` or ``lshaped`` (see the module docstring for the ranks each needs).
+        ``ef`` or ``ph`` (see the module docstring for the ranks each needs); ``lshaped`` is
+        refused (`OptionError`).
     options
-        HiGHS control for every subproblem (time limit: of the whole run for ``ph``/``lshaped``).
+        HiGHS control for every subproblem; for ``ph`` the time limit is checked between PH
+        iterations (not a hard wall-clock bound).
     params
         ``rho`` (PH penalty factor per unit of net cost, default 1), ``iterations`` (PH/L-shaped
         iteration limit, 200), ``rel_gap`` (stop when the certified gap is below it, 0.005).
@@ -476,18 +456,11 @@ def solve_mpi(
                 "pyomo.contrib.benders, which has no HiGHS support (no dual sign convention for "
                 "it; subproblems fail): use --decomposition ph or ef"
             )
-        if decomposition == "lshaped" and method != "saa-lp-all":
-            raise OptionError(
-                "--decomposition lshaped needs a continuous second stage: "
-                "use it with --method saa-lp-all (ph or ef for the MIPs)"
-            )
         if scenarios < 1:
             raise OptionError(f"scenarios must be >= 1, got {scenarios}")
         if eval_reps < 0:
             raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
         size = comm.Get_size()
-        if decomposition == "lshaped" and size % 2:
-            raise OptionError(f"--decomposition lshaped needs an even number of ranks, got {size}")
         if decomposition == "ph" and size % 3 and size % 2:
             raise OptionError(f"--decomposition ph needs a multiple of 2 or 3 ranks, got {size}")
         prm = _check_params(dict(params or {}))
@@ -577,8 +550,6 @@ def _cfg(options: SolverOptions, prm: dict[str, Any], num_scens: int) -> Any:
     cfg.ph_args()
     cfg.lagrangian_args()
     cfg.xhatshuffle_args()
-    cfg.lshaped_args()
-    cfg.xhatlshaped_args()
     cfg.num_scens = num_scens
     cfg.solver_name = _PYOMO_SOLVER
     cfg.default_rho = 1.0
@@ -617,7 +588,7 @@ def _rho_setter(inst: Instance, factor: float) -> Any:
 def _run_wheel(
     comm: Any, kw: dict[str, Any], options: SolverOptions, prm: dict[str, Any], how: str
 ) -> MPIResult | None:
-    """PH (hub + Lagrangian + xhatshuffle spokes) or L-shaped via WheelSpinner."""
+    """PH via WheelSpinner: hub + xhatshuffle spoke, + Lagrangian spoke when P % 3 == 0."""
     import mpisppy.utils.cfg_vanilla as vanilla
     from mpisppy.spin_the_wheel import WheelSpinner
 
@@ -626,28 +597,16 @@ def _run_wheel(
     cfg = _cfg(options, prm, kw["num_scens"])
     beans = (cfg, scenario_creator, scenario_denouement, names)
     data = scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
+    hub = vanilla.ph_hub(
+        *beans, scenario_creator_kwargs=kw, rho_setter=_rho_setter(data.inst, prm["rho"])
+    )
     spokes: list[dict[str, Any]] = []
-    if how == "ph":
-        hub = vanilla.ph_hub(
-            *beans,
-            scenario_creator_kwargs=kw,
-            rho_setter=_rho_setter(data.inst, prm["rho"]),
-        )
-        if size % 3 == 0:
-            spokes.append(vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kw))
-        spokes.append(vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw))
-        cylinders = "ph hub + " + " + ".join(
-            ["lagrangian", "xhatshuffle"] if size % 3 == 0 else ["xhatshuffle"]
-        )
-    else:
-        hub = vanilla.lshaped_hub(*beans, scenario_creator_kwargs=kw)
-        # root bound for the L-shaped master: no profit exceeds Σ (r − v)·(customers)
-        inst = data.inst
-        top = float(np.max(inst.price - inst.salvage)) * float(data.counts.sum(axis=1).max())
-        hub["opt_kwargs"]["options"]["valid_eta_lb"] = {n: -top for n in names}
-        hub["opt_kwargs"]["options"]["max_iter"] = int(prm["iterations"])
-        spokes.append(vanilla.xhatlshaped_spoke(*beans, scenario_creator_kwargs=kw))
-        cylinders = "lshaped hub + xhatlshaped"
+    if size % 3 == 0:
+        spokes.append(vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kw))
+    spokes.append(vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw))
+    cylinders = "ph hub + " + " + ".join(
+        ["lagrangian", "xhatshuffle"] if size % 3 == 0 else ["xhatshuffle"]
+    )
     wheel = WheelSpinner(hub, spokes)
     wheel.spin()
     captured: dict[str, float] = {}

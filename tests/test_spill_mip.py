@@ -131,3 +131,19 @@ def test_time_limited_method_is_never_worse_than_its_heuristic_start():
         inst, PlanRequest(scenarios=5, seed=0, params={"start": "none"}, options=req.options)
     )
     assert none.extra["start"] == "none" and "start_objective" not in none.extra
+
+
+def test_larger_big_m_keeps_the_optimum_and_smaller_is_refused():
+    """A looser stock bound (as one scenario of a decomposition gets) leaves the optimum alone."""
+    rng = np.random.default_rng(7)
+    inst = random_instance(5, 7, k=3, T=15).replace(fixed_cost=rng.uniform(0, 3, 5), max_products=3)
+    d = first_choice_counts(inst, None, 6, seed=7)
+    f = build_spill_mip(inst, d)
+    big = np.asarray(f.info["big_m"])
+    g = build_spill_mip(inst, d, big_m=big + 5)
+    assert np.array_equal(g.info["big_m"], big + 5)
+    opts = SolverOptions(mip_gap=0, threads=1)
+    assert g.solve(opts).objective == pytest.approx(f.solve(opts).objective, abs=1e-7)
+    if big.max() > 0:
+        with pytest.raises(ValueError, match="big_m"):
+            build_spill_mip(inst, d, big_m=np.maximum(big - 1, 0))

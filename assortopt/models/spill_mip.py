@@ -63,8 +63,14 @@ def build_spill_mip(
     offered_mask: np.ndarray | None = None,
     rho: sp.csr_array | None = None,
     chain: str = "reduced",
+    big_m: np.ndarray | None = None,
 ) -> Formulation:
     """Build the spill MIP on S (arguments as `assortopt.models.saa_lp.build_saa_lp`).
+
+    ``big_m`` (length |S|) is the stock bound and big-M per product; default the largest
+    no-sale inflow over the K scenarios (no optimum stocks more). A larger value is valid too,
+    e.g. the bound of all K scenarios when this model is one scenario of a decomposition
+    (`assortopt.mpi`); a smaller one would cut off plans and raises ``ValueError``.
 
     Returns a `Formulation` with the SAA-LP blocks plus ``stockout`` (scenario, id) binaries,
     integer ``stock`` and, when fixed costs or ``max_products`` are present, ``carry`` binaries.
@@ -78,6 +84,11 @@ def build_spill_mip(
     vmax = max_inflow(net, d)[:, sell]  # (K, |S|)
     big = np.ceil(vmax.max(axis=0) - 1e-9) if vmax.size else np.zeros(len(pos))
     big = np.maximum(big, 0.0)
+    if big_m is not None:
+        big_m = np.asarray(big_m, dtype=np.float64)
+        if big_m.shape != big.shape or np.any(big_m < big):
+            raise ValueError("big_m must have one entry per product of S, each >= its default")
+        big = big_m
     k_count, m = vmax.shape
 
     lp = base.lp
