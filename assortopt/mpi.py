@@ -450,11 +450,10 @@ def solve_mpi(
             raise OptionError(
                 f"--decomposition must be one of {', '.join(DECOMPOSITIONS)}, got {decomposition!r}"
             )
-        if decomposition == "lshaped":
+        if decomposition == "lshaped" and method != "saa-lp-all":
             raise OptionError(
-                "--decomposition lshaped: mpi-sppy's L-shaped method generates cuts with "
-                "pyomo.contrib.benders, which has no HiGHS support (no dual sign convention for "
-                "it; subproblems fail): use --decomposition ph or ef"
+                f"--decomposition lshaped needs a continuous second stage: it solves saa-lp-all, "
+                f"not {method} (use --decomposition ef or ph)"
             )
         if scenarios < 1:
             raise OptionError(f"scenarios must be >= 1, got {scenarios}")
@@ -474,6 +473,8 @@ def solve_mpi(
         with _stdout_to_stderr():
             if decomposition == "ef":
                 res = _run_ef(comm, kw, options)
+            elif decomposition == "lshaped":
+                res = _run_lshaped(comm, kw, options, prm, t0)
             else:
                 res = _run_wheel(comm, kw, options, prm, decomposition)
     except SystemExit:
@@ -526,6 +527,108 @@ def _run_ef(comm: Any, kw: dict[str, Any], options: SolverOptions) -> MPIResult 
         raise  # pragma: no cover
     comm.Barrier()
     return res
+
+
+class _RankScenarios:
+    """`ExactScenarios` for rank 0: the exact scenario LPs of the L-shaped run spread over the
+    ranks. Unique scenario j is solved on rank j % P, which keeps its HiGHS instance warm."""
+
+    def __init__(self, comm: Any, local: Any) -> None:
+        self.comm = comm
+        self.local = local
+        self.solved = np.zeros(comm.Get_size(), np.int64)  # exact solves per rank
+
+    def solve(
+        self, q: np.ndarray, which: np.ndarray, deadline: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        # clocks are per node: send the time left, not the deadline
+        left = None if deadline is None else deadline - time.perf_counter()
+        self.comm.bcast((q, which, left), root=0)
+        parts = self.comm.gather(_own_share(self.comm, self.local, q, which, left), root=0)
+        m = len(q)
+        done, val = np.zeros(len(which), bool), np.zeros(len(which))
+        pi, mu, sales = (np.zeros((len(which), m)) for _ in range(3))
+        its = 0
+        for r, (at, d_, v, p, u, s, n) in enumerate(parts):
+            done[at], val[at], pi[at], mu[at], sales[at] = d_, v, p, u, s
+            its += n
+            self.solved[r] += int(d_.sum())
+        return done, val, pi, mu, sales, its
+
+
+def _own_share(comm: Any, local: Any, q: np.ndarray, which: np.ndarray, left: float | None):
+    """This rank's part of an exact solve request: (positions in ``which``, results...)."""
+    at = np.flatnonzero(which % comm.Get_size() == comm.Get_rank())
+    deadline = None if left is None else time.perf_counter() + left
+    done, val, pi, mu, sales, its = local.solve(q, which[at], deadline)
+    return at, done, val, pi, mu, sales, its
+
+
+def _run_lshaped(
+    comm: Any, kw: dict[str, Any], options: SolverOptions, prm: dict[str, Any], t0: float
+) -> MPIResult | None:
+    """The SAA-LP by the project's L-shaped decomposition (`assortopt.models.saa_decomposition`)
+    with its exact scenario solves spread over the ranks; master and mat-vec oracle on rank 0.
+
+    Every rank draws the same counts and merges the same duplicate scenarios, so a scenario's
+    index means the same on every rank; only stock vectors and duals travel.
+    """
+    from .models.saa_decomposition import LocalScenarios, benders, merge_scenarios
+    from .models.saa_lp import _drop_self_loops
+
+    data = scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
+    inst = data.inst
+    assert data.counts is not None
+    chain = _drop_self_loops(inst.transitions)
+    rev = inst.price - inst.salvage
+    _check_fail_hook()
+    sub = SolverOptions(threads=options.threads, highs=options.highs)
+    local = LocalScenarios(chain, rev, merge_scenarios(data.counts)[0], sub)
+    if comm.Get_rank() != 0:
+        while (msg := comm.bcast(None, root=0)) is not None:
+            comm.gather(_own_share(comm, local, *msg), root=0)
+        return None
+    deadline = None if options.time_limit is None else t0 + float(options.time_limit)
+    exact = _RankScenarios(comm, local)
+    try:
+        q, obj, _, st, how = benders(
+            chain,
+            data.counts,
+            rev,
+            inst.cost - inst.salvage,
+            inst.cost,
+            inst.budget,
+            options,
+            tol=float(prm["rel_gap"]),
+            max_iter=int(prm["iterations"]),
+            deadline=deadline,
+            exact=exact,
+        )
+    finally:
+        comm.bcast(None, root=0)  # release the other ranks
+    bound = float(st.upper) if np.isfinite(st.upper) else None
+    gap = gap_of(obj, bound)
+    ok = how == "optimal"
+    return MPIResult(
+        status=OPTIMAL if ok else FEASIBLE,
+        stock=q,
+        objective=float(obj),
+        bound=bound,
+        gap=gap,
+        decomposition="lshaped",
+        ranks=comm.Get_size(),
+        time_s=0.0,
+        message="" if ok else f"lshaped: {how}, certified gap {gap}",
+        extra={
+            "iterations": st.iterations,
+            "exact_solves": st.exact_solves,
+            "exact_solves_per_rank": exact.solved.tolist(),
+            "cuts": st.cuts,
+            "scenario_s": round(st.sub_s, 3),
+            "master_s": round(st.master_s, 3),
+            "scenarios_unique": st.scenarios_unique,
+        },
+    )
 
 
 def _stock_from_block(block: Any, kw: dict[str, Any], val: Any) -> np.ndarray:

@@ -25,9 +25,10 @@ Stopping: the master without the trust region is a global upper bound; the metho
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -74,8 +75,27 @@ def _scenario_lp(chain: sp.csr_array, rev: np.ndarray) -> LinearProgram:
     )
 
 
-class _Scenarios:
-    """The K scenario LPs, each a HiGHS instance kept warm between solves."""
+def merge_scenarios(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical count vectors merged: (unique rows as float, index of each row's unique row,
+    weight of each unique row = multiplicity / K). Deterministic, so every MPI rank agrees."""
+    uniq, inv, mult = np.unique(d, axis=0, return_inverse=True, return_counts=True)
+    return uniq.astype(np.float64), np.asarray(inv).ravel(), mult / d.shape[0]
+
+
+class ExactScenarios(Protocol):
+    """Exact scenario LPs at stock q (the fallback when the mat-vec certificate fails)."""
+
+    def solve(
+        self, q: np.ndarray, which: np.ndarray, deadline: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """(done, V, π, μ, sales, simplex iterations) for the unique scenarios ``which``; rows
+        with ``done`` False were skipped at the deadline and hold no values."""
+        ...
+
+
+class LocalScenarios:
+    """Scenario LPs solved in this process, each a HiGHS instance kept warm between solves
+    (built on first use, so an MPI rank holds only the scenarios it is asked to solve)."""
 
     def __init__(self, chain: sp.csr_array, rev: np.ndarray, d: np.ndarray, opts: SolverOptions):
         import highspy
@@ -88,6 +108,7 @@ class _Scenarios:
         self.hs: dict[int, Any] = {}
         self.cols = np.arange(self.m, dtype=np.int32)
         self.ok = highspy.HighsModelStatus.kOptimal
+        self.basis: Any = None
 
     def _highs(self, k: int) -> Any:
         h = self.hs.get(k)
@@ -96,32 +117,42 @@ class _Scenarios:
             # dual simplex: after a change of stock bounds the old basis stays dual feasible
             h.setOptionValue("simplex_strategy", 1)
             h.changeRowsBounds(self.m, self.cols, self.d[k], self.d[k])
+            if self.basis is not None:
+                # the scenarios differ only in their rhs: another one's optimal basis is dual
+                # feasible here (1,052 → 57 dual simplex iterations at N = 1,000)
+                h.setBasis(self.basis)
             self.hs[k] = h
         return h
 
     def solve(
-        self, q: np.ndarray, which: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-        """Exact V_k(q), duals π, μ and sales for scenarios ``which`` (HiGHS, warm-started)."""
+        self, q: np.ndarray, which: np.ndarray, deadline: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """Exact V_k(q), duals π, μ and sales for scenarios ``which`` (HiGHS, warm-started),
+        skipping the rest once ``deadline`` (a ``time.perf_counter()`` value) has passed."""
         n = len(which)
-        val = np.empty(n)
-        pi = np.empty((n, self.m))
-        sales = np.empty((n, self.m))
+        done = np.zeros(n, bool)
+        val = np.zeros(n)
+        pi = np.zeros((n, self.m))
+        sales = np.zeros((n, self.m))
         its = 0
         lo = np.zeros(self.m)
         for j, k in enumerate(which):
+            if deadline is not None and time.perf_counter() > deadline:
+                break
             h = self._highs(int(k))
             h.changeColsBounds(self.m, self.cols, lo, q)
             h.run()
             if h.getModelStatus() != self.ok:
                 raise RuntimeError(h.modelStatusToString(h.getModelStatus()))
+            self.basis = h.getBasis()
             sol = h.getSolution()
             pi[j] = -np.asarray(sol.row_dual)
             sales[j] = np.asarray(sol.col_value)[: self.m]
             val[j] = -h.getInfo().objective_function_value
             its += int(h.getInfo().simplex_iteration_count)
+            done[j] = True
         mu = np.maximum(self.rev[None, :] - pi, 0.0)
-        return val, pi, mu, sales, its
+        return done, val, pi, mu, sales, its
 
 
 def no_sale_flow(chain: sp.csr_array, d: np.ndarray) -> np.ndarray:
@@ -193,6 +224,7 @@ def benders(
     delta0: float = 1.0,
     probes: tuple[float, ...] = (),
     keep_idle: int = 3,
+    exact: ExactScenarios | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, BendersStats, str]:
     """Maximise −ucost·q + mean_k V_k(q) (the SAA-LP on ``chain``) to relative gap ``tol``.
 
@@ -214,6 +246,15 @@ def benders(
         Optional starting stock (m,), clipped to [0, q_max]; default a per-node newsvendor on d.
     deadline
         ``time.perf_counter()`` value after which the run stops with the best stock found.
+    exact
+        Exact solver of the unique scenarios of `merge_scenarios` (default: `LocalScenarios`;
+        `assortopt.mpi` passes one that spreads them over the ranks).
+
+    Scenarios whose mat-vec certificate fails are solved exactly only as far as the evaluation
+    needs: the largest slacks D_k − G_k first, until the weighted slack left is at most a tenth
+    of the current gap estimate (and a quarter of ``tol`` once the bound is near). The cuts of
+    the others are still valid (any dual-feasible point is), so the bound stays certified, and
+    the incumbent value is the feasible G-value: inexactness only costs iterations.
 
     Returns (stock, objective, sales (K, m), stats, status) with status ``"optimal"`` (gap ≤ tol)
     or ``"time limit"``/``"iteration limit"``/``"master LP: <HiGHS status>"`` (then the stock
@@ -226,16 +267,12 @@ def benders(
     sub_opts = SolverOptions(threads=options.threads, verbose=False, highs=options.highs)
     k_all, m = d.shape
     st = BendersStats()
-    # merge identical scenarios
-    uniq, inv, mult = np.unique(d, axis=0, return_inverse=True, return_counts=True)
-    inv = np.asarray(inv).ravel()
-    w = mult / k_all
+    uniq, inv, w = merge_scenarios(d)
     k_count = uniq.shape[0]
     st.scenarios_unique = k_count
     flow = no_sale_flow(chain, uniq)
     qmax = np.maximum(flow.max(axis=0), 0.0) * (rev > 0)
-    subs = _Scenarios(chain, rev, uniq.astype(np.float64), sub_opts)
-    uniq = uniq.astype(np.float64)
+    subs = exact if exact is not None else LocalScenarios(chain, rev, uniq, sub_opts)
     dense = chain.toarray() if m <= 4000 and chain.nnz > 0.05 * m * m else sp.csr_array(chain)
     if start is None:
         crit = np.where(rev > 0, np.clip((rev - ucost) / np.maximum(rev, 1e-300), 0, 1), 0.0)
@@ -273,14 +310,22 @@ def benders(
     ok = highspy.HighsModelStatus.kOptimal
     idle: list[int] = []  # master solves since each cut was last active
 
-    def evaluate(q: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    def evaluate(q: np.ndarray, allow: float) -> tuple[float, np.ndarray, np.ndarray, float]:
+        """f(q) ≥ the returned value ≥ f(q) − slack, slack ≤ ``allow`` unless the deadline hit."""
         ts = time.perf_counter()
         val, dual, pi, mu, sales = greedy_oracle(dense, uniq, q, rev)
-        bad = np.flatnonzero(dual - val > 1e-9 * np.maximum(1.0, np.abs(dual)))
+        slack = np.maximum(dual - val, 0.0)
+        bad = np.flatnonzero(slack > 1e-9 * np.maximum(1.0, np.abs(dual)))
+        ws = w[bad] * slack[bad]
+        order = np.argsort(-ws, kind="stable")
+        left = np.cumsum(ws[order][::-1])[::-1]  # weighted slack left if solving stops at j
+        bad = np.sort(bad[order[: int(np.count_nonzero(left > allow))]])
         if len(bad):  # selling first is not optimal there: solve those scenarios exactly
+            done, v2, p2, m2, s2, its = subs.solve(q, bad, deadline)
+            bad = bad[done]
             st.exact_solves += len(bad)
-            v2, p2, m2, s2, its = subs.solve(q, bad)
-            val[bad], pi[bad], mu[bad], sales[bad] = v2, p2, m2, s2
+            val[bad], pi[bad], mu[bad], sales[bad] = v2[done], p2[done], m2[done], s2[done]
+            slack[bad] = 0.0
             st.sub_iterations += its
         st.sub_s += time.perf_counter() - ts
         # cuts: θ_k − μ_k·q ≤ d_k·π_k
@@ -298,7 +343,7 @@ def benders(
         )
         st.cuts += k_count
         idle.extend([0] * k_count)
-        return float(-ucost @ q + w @ val), val, sales
+        return float(-ucost @ q + w @ val), val, sales, float(w @ slack)
 
     def solve_master(delta: float | None) -> tuple[np.ndarray, float]:
         ts = time.perf_counter()
@@ -328,15 +373,22 @@ def benders(
             idle[:] = ages.tolist()
         return np.clip(x[:m], 0.0, qmax), obj
 
-    f_hat, _, sales_hat = evaluate(q_hat)
+    def tight(f: float) -> float:
+        return 0.25 * tol * max(1.0, abs(f))
+
+    # the start is evaluated by mat-vecs only: exact solves pay off near the optimum
+    f_hat, _, sales_hat, slack_hat = evaluate(q_hat, np.inf)
     st.lower = f_hat
     for p in probes:  # extra cuts around the start: slopes on both sides of its kinks
-        evaluate(np.clip(q_hat + p, 0.0, qmax))
+        evaluate(np.clip(q_hat + p, 0.0, qmax), np.inf)
     scale = max(1.0, float(np.abs(qmax).max()) if m else 1.0)
     delta = delta0
     nulls = 0
     status = "iteration limit"
     for it in range(1, max_iter + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            status = "time limit"
+            break
         st.iterations = it
         try:
             q_new, pred = solve_master(delta)
@@ -349,6 +401,13 @@ def benders(
         if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
             status = "optimal"
             break
+        if pred - f_hat <= tol * max(1.0, abs(f_hat)) and slack_hat > tight(f_hat):
+            # the gap may be the incumbent's own inexactness: evaluate it more exactly
+            f_re, _, sales_re, slack_hat = evaluate(q_hat, tight(f_hat))
+            if f_re > f_hat:
+                f_hat, sales_hat = f_re, sales_re
+            st.lower = f_hat
+            continue
         if pred - f_hat <= tol * max(1.0, abs(f_hat)):
             # the region is too small to show the remaining gap: bound it globally
             try:
@@ -362,15 +421,13 @@ def benders(
                 break
             delta *= 2.0
             continue
-        if deadline is not None and time.perf_counter() > deadline:
-            status = "time limit"
-            break
-        f_new, _, sales_new = evaluate(q_new)
+        gap_est = min(pred, st.upper) - f_hat
+        f_new, _, sales_new, slack_new = evaluate(q_new, max(0.1 * gap_est, tight(f_hat)))
         if f_new >= f_hat + 1e-4 * (pred - f_hat):
             st.serious += 1
             if tr_bound and f_new >= f_hat + 0.5 * (pred - f_hat):
                 delta = min(2.0 * delta, scale)
-            q_hat, f_hat, sales_hat = q_new, f_new, sales_new
+            q_hat, f_hat, sales_hat, slack_hat = q_new, f_new, sales_new, slack_new
             nulls = 0
         else:
             nulls += 1
@@ -380,4 +437,7 @@ def benders(
                 nulls = 0
         st.lower = f_hat
     st.lower = f_hat
+    if status != "optimal" and not status.startswith("master"):
+        with contextlib.suppress(_MasterError):  # certify what was reached: the cuts' bound
+            st.upper = min(st.upper, solve_master(None)[1])
     return q_hat, f_hat, sales_hat[inv], st, status
