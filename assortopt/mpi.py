@@ -31,8 +31,10 @@ the scenario models and solved by HiGHS on rank 0; other ranks idle), ``ph`` (pr
 hedging hub with linearised proximal terms, a Lagrangian outer-bound spoke and an xhatshuffle
 inner-bound spoke, so the reported gap is certified; needs P a multiple of 3, and with P = 2 the
 hub and the xhatshuffle spoke run, the hub's own trivial (wait-and-see) bound being the outer
-bound). ``lshaped`` is accepted as a name and refused with a message: mpi-sppy's L-shaped
-cuts come from ``pyomo.contrib.benders``, whose HiGHS subproblems fail (models/mpi.md).
+bound) and ``lshaped`` (``saa-lp-all`` only: the project's L-shaped decomposition of the
+SAA-LP, `assortopt.models.saa_decomposition`, with the exact scenario LPs spread over the ranks;
+mpi-sppy's own L-shaped method generates cuts with ``pyomo.contrib.benders``, whose HiGHS
+subproblems fail, models/mpi.md).
 """
 
 from __future__ import annotations
@@ -422,11 +424,11 @@ def solve_mpi(
     scenarios, seed
         K and the seed: the scenarios are those the single-process method draws.
     decomposition
-        ``ef`` or ``ph`` (see the module docstring for the ranks each needs); ``lshaped`` is
-        refused (`OptionError`).
+        ``ef``, ``ph`` or ``lshaped`` (``saa-lp-all`` only; see the module docstring for the
+        ranks each needs).
     options
         HiGHS control for every subproblem; for ``ph`` the time limit is checked between PH
-        iterations (not a hard wall-clock bound).
+        iterations (not a hard wall-clock bound), for ``lshaped`` it bounds the whole run.
     params
         ``rho`` (PH penalty factor per unit of net cost, default 1), ``iterations`` (PH/L-shaped
         iteration limit, 200), ``rel_gap`` (stop when the certified gap is below it, 0.005).
@@ -556,7 +558,9 @@ class _RankScenarios:
         return done, val, pi, mu, sales, its
 
 
-def _own_share(comm: Any, local: Any, q: np.ndarray, which: np.ndarray, left: float | None):
+def _own_share(
+    comm: Any, local: Any, q: np.ndarray, which: np.ndarray, left: float | None
+) -> tuple[Any, ...]:
     """This rank's part of an exact solve request: (positions in ``which``, results...)."""
     at = np.flatnonzero(which % comm.Get_size() == comm.Get_rank())
     deadline = None if left is None else time.perf_counter() + left
