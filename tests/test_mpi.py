@@ -112,9 +112,9 @@ def test_ph_certifies_a_small_gap(tmp_path):
 
 def test_lshaped_across_ranks_matches_the_monolithic_lp(tmp_path):
     """L-shaped with the exact scenario solves shared by 2 ranks: certified bounds bracket the
-    monolithic HiGHS optimum of the same SAA-LP, and both ranks solved scenarios."""
-    path = tmp_path / "n30.json"
-    inst = generate_file("sparse", 30, 30, 3, path)
+    monolithic HiGHS optimum of the same SAA-LP, and both ranks solved scenarios exactly."""
+    path = tmp_path / "n60.json"
+    inst = generate_file("sparse", 60, 60, 3, path)  # a draw that needs exact solves (checked)
     out = tmp_path / "ls.json"
     p = _mpi(
         "solve", str(path), "--method", "saa-lp-all", "--mpi", "--decomposition", "lshaped",
