@@ -308,3 +308,17 @@ def test_scenario_solver_stops_at_its_deadline():
     again = LocalScenarios(_drop_self_loops(inst.transitions), inst.price, d, SolverOptions())
     again.solve(q, np.array([4]))
     np.testing.assert_allclose(again.solve(q, np.arange(5))[1], val, rtol=1e-9, atol=1e-9)
+
+
+def test_decomposition_progress_goes_to_stderr(capsys):
+    inst = random_instance(20, 5, T=20)
+    d = first_choice_counts(inst, None, 6, seed=0)
+    res = solve_saa_lp(inst, d, method="decomposition", options=SolverOptions(verbose=True))
+    out, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.startswith("L-shaped")]
+    assert out == ""
+    assert len(lines) >= 2
+    assert lines[-1].startswith("L-shaped optimal") and f"{res.objective:.8g}" in lines[-1]
+    # the incumbent value printed each iteration never decreases (serious steps only raise it)
+    values = [float(ln.split(" value ")[1].split()[0]) for ln in lines[:-1]]
+    assert values == sorted(values)

@@ -26,6 +26,7 @@ Stopping: the master without the trust region is a global upper bound; the metho
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -240,7 +241,8 @@ def benders(
     budget
         Σ c·q ≤ budget, or None.
     options
-        HiGHS options (threads, verbosity); its time_limit bounds the whole run.
+        HiGHS options (threads); its time_limit bounds the whole run; ``verbose`` prints one
+        progress line per iteration to stderr (HiGHS itself stays quiet).
     tol
         Relative gap (upper bound − incumbent) / max(1, |incumbent|) at which to stop.
     start
@@ -438,8 +440,23 @@ def benders(
                 delta = max(delta / 2.0, 1e-3)
                 nulls = 0
         st.lower = f_hat
+        if options.verbose:  # one line per iteration on stderr (stdout may carry JSON)
+            print(
+                f"L-shaped {it:4d} {time.perf_counter() - t0:8.1f}s value {f_hat:.8g} "
+                f"bound {st.upper:.8g} model {pred:.8g} box {delta:.3g} "
+                f"exact solves {st.exact_solves}",
+                file=sys.stderr,
+                flush=True,
+            )
     st.lower = f_hat
     if status != "optimal" and not status.startswith("master"):
         with contextlib.suppress(_MasterError):  # certify what was reached: the cuts' bound
             st.upper = min(st.upper, solve_master(None)[1])
+    if options.verbose:
+        print(
+            f"L-shaped {status}: value {f_hat:.8g} bound {st.upper:.8g} after {st.iterations} "
+            f"iterations, {time.perf_counter() - t0:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return q_hat, f_hat, sales_hat[inv], st, status
