@@ -359,6 +359,9 @@ def _abort(comm: Any, exc: BaseException, what: str) -> None:
         file=sys.stderr,
         flush=True,
     )
+    # mpiexec forwards a rank's stderr asynchronously and Abort kills every rank at once: give
+    # the forwarder a moment, or the one line explaining the failure can be lost (seen in CI)
+    time.sleep(0.5)
     comm.Abort(code)
 
 
