@@ -580,52 +580,53 @@ def _run_lshaped(
     Every rank draws the same counts and merges the same duplicate scenarios, so a scenario's
     index means the same on every rank; only stock vectors and duals travel.
     """
-    from .models.saa_decomposition import LocalScenarios, benders, merge_scenarios
-    from .models.saa_lp import _drop_self_loops
+    from .models.saa_decomposition import LocalScenarios, merge_scenarios
+    from .models.saa_lp import decomposition_chain, solve_saa_lp
 
     data = scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
     inst = data.inst
     assert data.counts is not None
-    chain = _drop_self_loops(inst.transitions)
-    rev = inst.price - inst.salvage
     _check_fail_hook()
+    chain, rev = decomposition_chain(inst, np.arange(inst.n))
     sub = SolverOptions(threads=options.threads, highs=options.highs)
     local = LocalScenarios(chain, rev, merge_scenarios(data.counts)[0], sub)
     if comm.Get_rank() != 0:
         while (msg := comm.bcast(None, root=0)) is not None:
             comm.gather(_own_share(comm, local, *msg), root=0)
         return None
-    deadline = None if options.time_limit is None else t0 + float(options.time_limit)
+    left = None
+    if options.time_limit is not None:  # the limit counts from the start of solve_mpi
+        left = max(t0 + options.time_limit - time.perf_counter(), 1e-3)
+    opts = SolverOptions(
+        time_limit=left, threads=options.threads, verbose=options.verbose, highs=options.highs
+    )
     exact = _RankScenarios(comm, local)
     try:
-        q, obj, _, st, how = benders(
-            chain,
+        r = solve_saa_lp(
+            inst,
             data.counts,
-            rev,
-            inst.cost - inst.salvage,
-            inst.cost,
-            inst.budget,
-            options,
+            None,
+            opts,
+            method="decomposition",
             tol=float(prm["rel_gap"]),
-            max_iter=int(prm["iterations"]),
-            deadline=deadline,
             exact=exact,
+            max_iter=int(prm["iterations"]),
         )
     finally:
         comm.bcast(None, root=0)  # release the other ranks
+    st = r.extra["stats"]
     bound = float(st.upper) if np.isfinite(st.upper) else None
-    gap = gap_of(obj, bound)
-    ok = how == "optimal"
+    ok = r.status == "optimal"
     return MPIResult(
         status=OPTIMAL if ok else FEASIBLE,
-        stock=q,
-        objective=float(obj),
+        stock=r.stock_frac,
+        objective=float(r.objective),
         bound=bound,
-        gap=gap,
+        gap=gap_of(r.objective, bound),
         decomposition="lshaped",
         ranks=comm.Get_size(),
         time_s=0.0,
-        message="" if ok else f"lshaped: {how}, certified gap {gap}",
+        message="" if ok else f"lshaped: {r.message}",
         extra={
             "iterations": st.iterations,
             "exact_solves": st.exact_solves,

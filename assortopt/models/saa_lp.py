@@ -283,6 +283,8 @@ def solve_saa_lp(
     method: str = "auto",
     initial: np.ndarray | None = None,
     tol: float = 1e-4,
+    exact: Any = None,
+    max_iter: int = 500,
 ) -> SAALPResult:
     """Solve the SAA-LP exactly; fast at catalogue scale.
 
@@ -304,6 +306,10 @@ def solve_saa_lp(
     tol
         Relative optimality gap of ``"decomposition"`` (upper bound − value) / max(1, |value|);
         the bound and gap are in ``extra``. The other methods solve to HiGHS's tolerances.
+    exact, max_iter
+        ``"decomposition"`` only: the `~assortopt.models.saa_decomposition.ExactScenarios` that
+        solves scenario LPs (default in process; `assortopt.mpi` spreads them over ranks) and
+        the iteration limit.
 
     Raises ``ValueError`` for malformed counts or an unknown method.
     """
@@ -324,7 +330,7 @@ def solve_saa_lp(
         # solves, so the whole catalogue goes to the monolithic solve (models/saa_lp.md)
         method = "decomposition" if len(pos) < inst.n else "monolithic"
     if method == "decomposition":
-        return _decomposition(inst, d, pos, options, tol, t0)
+        return _decomposition(inst, d, pos, options, tol, t0, exact, max_iter)
     if method == "monolithic":
         f = build_saa_lp(inst, d, offered_mask, chain="full")
         h, st, _ = _run(f.lp, options)
@@ -348,6 +354,19 @@ def solve_saa_lp(
     return _generation(inst, d, pos, options, initial, t0)
 
 
+def decomposition_chain(inst: Instance, pos: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+    """The chain on S (self-loops removed; the reduced chain when S ⊊ N) and the margins r − v
+    on S: what the decomposition's scenario LPs are built from (also on every MPI rank)."""
+    r = _drop_self_loops(inst.transitions)
+    if len(pos) < inst.n:
+        from ..choice.mc import reduced_chain
+
+        mask = np.zeros(inst.n, bool)
+        mask[pos] = True
+        r = sp.csr_array(reduced_chain(inst, mask)[1])  # batched solves: 3 s at N = 10,000
+    return r, (inst.price - inst.salvage)[pos]
+
+
 def _decomposition(
     inst: Instance,
     d: np.ndarray,
@@ -355,6 +374,8 @@ def _decomposition(
     options: SolverOptions,
     tol: float,
     t0: float,
+    exact: Any = None,
+    max_iter: int = 500,
 ) -> SAALPResult:
     from .saa_decomposition import benders
 
@@ -369,26 +390,20 @@ def _decomposition(
             sales=np.zeros((d.shape[0], 0)),
             extra={"bound": 0.0, "gap": 0.0},
         )
-    r = _drop_self_loops(inst.transitions)
-    if len(pos) == inst.n:
-        chain = r
-    else:
-        from ..choice.mc import reduced_chain
-
-        mask = np.zeros(inst.n, bool)
-        mask[pos] = True
-        chain = sp.csr_array(reduced_chain(inst, mask)[1])  # batched solves: 3 s at N = 10,000
+    chain, rev = decomposition_chain(inst, pos)
     deadline = None if options.time_limit is None else t0 + options.time_limit
     q, obj, sales, st, status = benders(
         chain,
         d,
-        (inst.price - inst.salvage)[pos],
+        rev,
         (inst.cost - inst.salvage)[pos],
         inst.cost[pos],
         inst.budget,
         options,
         tol=tol,
         deadline=deadline,
+        exact=exact,
+        max_iter=max_iter,
     )
     stock = np.zeros(inst.n)
     stock[pos] = q
