@@ -502,8 +502,8 @@ def _run_ef(comm: Any, kw: dict[str, Any], options: SolverOptions) -> MPIResult 
     try:
         import mpisppy.utils.sputils as sputils
 
-        from .models.linear import _compile
         from .solver import solve_lp
+        from .solver.pyomo_bridge import compile_model as _compile
 
         names = scenario_names_creator(kw["num_scens"])
         ef = sputils.create_EF(

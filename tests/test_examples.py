@@ -100,7 +100,7 @@ def test_every_public_name_and_builder_has_a_docstring() -> None:
 
     import assortopt
     from assortopt.models import build
-    from assortopt.models.linear import Formulation
+    from assortopt.models.formulation import Formulation
 
     for name, mod in assortopt._EXPORTS.items():
         obj = getattr(importlib.import_module(f"assortopt.{mod}"), name)

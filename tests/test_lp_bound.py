@@ -156,7 +156,7 @@ def test_chocolate(chocolate):
 
 
 def test_simplex_fallback_when_certificate_fails(monkeypatch):
-    import assortopt.models.lp_bound as mod
+    import assortopt.bound as mod
 
     inst = random_instance(8, 7)
     ref = lp_bound(inst)

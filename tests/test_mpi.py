@@ -74,7 +74,7 @@ def test_sample_path_scenarios_rebuild_the_mip_ef():
     import mpisppy.utils.sputils as sputils
 
     from assortopt.methods.base import PlanRequest, get_method
-    from assortopt.models.linear import _compile
+    from assortopt.solver.pyomo_bridge import compile_model as _compile
     from assortopt.mpi import scenario_creator, scenario_names_creator
     from assortopt.solver import solve_lp
 

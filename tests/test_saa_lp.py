@@ -109,7 +109,7 @@ def test_generation_equals_monolithic(n, k_count, seed, salvage, budget, restric
     cols = f.var_blocks["stock"].cols
     pos = f.info["products"]
     lp.col_lo[cols] = lp.col_hi[cols] = gen.stock_frac[pos]
-    from assortopt.models.linear import Formulation
+    from assortopt.models.formulation import Formulation
 
     fixed = Formulation("fixed", lp, f.var_blocks, f.row_blocks, f.info).solve()
     assert fixed.objective == pytest.approx(mono.objective, rel=1e-6, abs=1e-7)
@@ -167,7 +167,7 @@ def test_full_n_zero_outside_equals_reduced_with_routed_counts():
     lp = full.lp
     out = full.var_blocks["stock"].cols[~mask]
     lp.col_hi[out] = 0.0
-    from assortopt.models.linear import Formulation
+    from assortopt.models.formulation import Formulation
 
     v_full = Formulation("x", lp, full.var_blocks, full.row_blocks, full.info).solve().objective
     comp = _Complement.of(inst.transitions, mask)
@@ -197,7 +197,7 @@ def test_first_choice_counts_moments_and_seed():
 
 def _scenario_value(inst, d_row, q, mask):
     """V_k(q) by HiGHS: the monolithic LP with one scenario and the stock fixed at q."""
-    from assortopt.models.linear import Formulation
+    from assortopt.models.formulation import Formulation
 
     f = build_saa_lp(inst, d_row[None, :], mask, chain="full")
     cols = f.var_blocks["stock"].cols

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_saa_lp import random_instance  # noqa: E402  (tests dir is on sys.path)
 
-from assortopt.models.linear import Formulation
+from assortopt.models.formulation import Formulation
 from assortopt.models.saa_lp import solve_saa_lp
 from assortopt.models.scenario_data import first_choice_counts
 from assortopt.models.spill_mip import build_spill_mip, complete_start

@@ -31,7 +31,7 @@ from assortopt import solve
 from assortopt.exceptions import OptionError, SolverError
 from assortopt.instance import Instance
 from assortopt.models import build
-from assortopt.models.linear import Formulation
+from assortopt.models.formulation import Formulation
 from assortopt.sampling import sample_streams
 from assortopt.simulation import simulate, simulate_stream
 from assortopt.solution import solution_from_dict

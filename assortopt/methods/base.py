@@ -7,15 +7,32 @@ register themselves with ``@register("name")``; importing `assortopt.methods.all
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..bound import LPBound
 from ..exceptions import OptionError
 from ..instance import Instance
-from ..solver import SolverOptions
+from ..plan import Plan
+from ..solver import SolverOptions, time_left
+from ..solver.status import ERROR, OPTIMAL
+
+__all__ = [
+    "METHODS",
+    "bound_failed",
+    "Method",
+    "Plan",
+    "PlanRequest",
+    "get_method",
+    "list_methods",
+    "register",
+    "start_plan",
+    "time_left",
+]
 
 
 @dataclass(frozen=True)
@@ -47,37 +64,6 @@ class PlanRequest:
 
     def param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
-
-
-@dataclass
-class Plan:
-    """A method's answer: integer stock per product plus what the method knows about it.
-
-    ``objective`` is the method's own in-sample value (None if it has none); ``bound`` and
-    ``gap`` are a MIP's proven bound and relative gap; ``status`` is a contract status.
-    """
-
-    stock: np.ndarray
-    status: str = "heuristic"
-    objective: float | None = None
-    bound: float | None = None
-    gap: float | None = None
-    message: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_result(cls, stock: np.ndarray, res: Any, extra: dict[str, Any] | None = None) -> Plan:
-        """The plan of a solver run: ``stock`` with the status, objective, bound, gap and
-        message of ``res`` (a `SolveResult` or anything with those attributes)."""
-        return cls(
-            stock,
-            status=res.status,
-            objective=res.objective,
-            bound=res.bound,
-            gap=res.gap,
-            message=res.message,
-            extra=dict(extra or {}),
-        )
 
 
 Method = Callable[[Instance, PlanRequest], Plan]
@@ -122,3 +108,38 @@ def list_methods() -> dict[str, tuple[str, ...]]:
     from . import all as _all  # noqa: F401
 
     return {k: v.accepted_params for k, v in sorted(METHODS.items())}  # type: ignore[attr-defined]
+
+
+def start_plan(
+    inst: Instance, req: PlanRequest, start: Any, caller: str, t0: float
+) -> tuple[Plan | None, str]:
+    """The plan of the warm-start method ``start`` (a method name, or None/"none") and its label.
+
+    Every method that warm-starts from another goes through here: the start runs with the
+    caller's seed and scenarios, no method options, and half of the caller's time limit (its
+    time counts against the caller's limit; see `time_left`).
+    """
+    if start is None or (isinstance(start, str) and start.lower() == "none"):
+        return None, "none"
+    name = str(start)
+    if name == caller:
+        raise OptionError(f"{caller} cannot warm-start from itself")
+    fn = get_method(name)
+    sub = dataclasses.replace(
+        req, params={}, write_model=None, options=time_left(req.options, t0, 0.5)
+    )
+    return fn(inst, sub), name
+
+
+def bound_failed(bound: LPBound) -> Plan | None:
+    """None when the LP bound was solved; otherwise the ``error`` plan a method that needs S*
+    returns (with the bound's termination and message), so a failed bound is never read as
+    "nothing is worth stocking"."""
+    if bound.status == OPTIMAL:
+        return None
+    return Plan(
+        np.zeros(len(bound.offered), np.int64),
+        status=ERROR,
+        message=bound.message or f"LP bound: {bound.status}",
+        termination=bound.termination,
+    )

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
-from .base import Plan, PlanRequest, register
+from ..solver.status import ERROR, HEURISTIC, OPTIMAL
+from .base import Plan, PlanRequest, bound_failed, register
 from .heuristic import _round, pooled_probabilities
 from .local_search import improve, planning_stream
 from .rounding import (
@@ -34,10 +36,10 @@ from .rounding import (
 )
 
 
-def _s_star(inst: Instance, req: PlanRequest) -> np.ndarray:
-    from ..models.lp_bound import lp_bound
-
-    return np.asarray(lp_bound(inst, req.options).offered, dtype=bool)
+def _s_star(inst: Instance, req: PlanRequest) -> tuple[np.ndarray, Plan | None]:
+    """S* of the LP bound, and the error plan to return instead when the bound failed."""
+    bound = lp_bound(inst, req.options)
+    return np.asarray(bound.offered, dtype=bool), bound_failed(bound)
 
 
 @register("newsvendor")
@@ -49,7 +51,7 @@ def newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     q = newsvendor_plan(inst, demand)
     return Plan(
         q,
-        status="heuristic",
+        status=HEURISTIC,
         objective=float(newsvendor_value(inst, demand, q).sum()),
         message="independent newsvendor on first-choice demand",
     )
@@ -59,12 +61,14 @@ def newsvendor(inst: Instance, req: PlanRequest) -> Plan:
 def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     """Newsvendor on S* with pooled demand D_j ~ Bin(T, P_{j,S*}) (customers whose walk hits j
     first among S*); products of S* left at 0 units are not re-pooled (that is the heuristic)."""
-    s = _s_star(inst, req)
+    s, failed = _s_star(inst, req)
+    if failed is not None:
+        return failed
     demand = PooledDemand.of(inst, pooled_probabilities(inst, s))
     q = newsvendor_plan(inst, demand, s)
     return Plan(
         q,
-        status="heuristic",
+        status=HEURISTIC,
         objective=float(newsvendor_value(inst, demand, q).sum()),
         message=f"newsvendor on pooled demand, |S*| = {int(s.sum())}",
         extra={"s_star": int(s.sum())},
@@ -78,7 +82,9 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     rule = str(req.param("rounding", "floor"))
     if rule not in ("floor", "nearest"):
         raise OptionError(f"fluid: rounding must be 'floor' or 'nearest', got {rule!r}")
-    s = _s_star(inst, req)
+    s, failed = _s_star(inst, req)
+    if failed is not None:
+        return failed
     mean = float(inst.customers_mean) * pooled_probabilities(inst, s)
     q = _round(mean, rule)
     q[~(s & (inst.price > inst.cost))] = 0
@@ -87,7 +93,7 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     q = scale_to_budget(inst, q)
     return Plan(
         q,
-        status="heuristic",
+        status=HEURISTIC,
         objective=float(exp_margin[q > 0].sum()),
         message=f"fluid plan on S* ({rule}), |S*| = {int(s.sum())}",
         extra={"s_star": int(s.sum())},
@@ -114,12 +120,13 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     counts = first_choice_counts(inst, None, k_lp, req.seed)
     res = solve_saa_lp(inst, counts, None, req.options)
     extra = {"saa_status": res.status, "saa_objective": res.objective, "saa_s": res.time_s}
-    if res.status != "optimal":
+    if res.status != OPTIMAL:
         return Plan(
             np.zeros(inst.n, np.int64),
-            status="error",
+            status=ERROR,
             message=f"SAA-LP: {res.message}",
             extra=extra,
+            termination=res.termination,
         )
     x = res.stock_frac
     c = inst.max_products
@@ -135,12 +142,13 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         counts = first_choice_counts(inst, keep, k_lp, req.seed)
         res = solve_saa_lp(inst, counts, keep, req.options)
         extra.update(saa2_status=res.status, saa2_objective=res.objective)
-        if res.status != "optimal":
+        if res.status != OPTIMAL:
             return Plan(
                 np.zeros(inst.n, np.int64),
-                status="error",
+                status=ERROR,
                 message=f"SAA-LP (top {c}): {res.message}",
                 extra=extra,
+                termination=res.termination,
             )
         x = np.where(keep, res.stock_frac, 0.0)
     if rule == "simulate":
@@ -155,7 +163,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         obj = res.objective
     return Plan(
         q,
-        status="heuristic",
+        status=HEURISTIC,
         objective=obj,
         message="SAA-LP over all products, rounded",
         extra=extra,

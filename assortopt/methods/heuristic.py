@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver import SolverOptions
-from .base import Plan, PlanRequest, register
+from ..solver.status import HEURISTIC, OPTIMAL
+from .base import Plan, PlanRequest, bound_failed, register
 from .local_search import improve, planning_stream
 from .rounding import (
     PooledDemand,
@@ -185,7 +187,7 @@ def _quantities(
         saa_method=res.method,
         saa_gap=res.extra.get("gap"),
     )
-    if res.status != "optimal":
+    if res.status != OPTIMAL:
         # no usable LP optimum (e.g. its time limit): fall back to the spill newsvendor
         info["saa_fallback"] = "spill"
         return spill_newsvendor(inst, keep, demand)[0].astype(float), info
@@ -293,9 +295,10 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     saa_tl = req.param("saa_time_limit", req.options.time_limit)
     saa_tl = None if saa_tl is None else float(saa_tl)
 
-    from ..models.lp_bound import lp_bound
-
     bound = lp_bound(inst, req.options)
+    failed = bound_failed(bound)
+    if failed is not None:
+        return failed
     s_star = np.asarray(bound.offered, dtype=bool)
     t_bound = time.perf_counter() - t0
     pr = prune_tail(inst, s_star, tail, step)
@@ -311,7 +314,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     if not keep.any():
         return Plan(
             np.zeros(inst.n, np.int64),
-            status="heuristic",
+            status=HEURISTIC,
             objective=0.0,
             message="no product is worth stocking",
             extra=extra,
@@ -368,7 +371,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     )
     return Plan(
         best_q,
-        status="heuristic",
+        status=HEURISTIC,
         objective=float(best),
         message=f"|S*| = {extra['s_star']}, kept {extra['kept']} after re-pooling, "
         f"stocked {extra['stocked']} ({extra['quantities']}, {rule} rounding)",

@@ -17,7 +17,6 @@ restricted to the products that may ever be stocked (`Stream.restrict`, exact).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,8 +27,9 @@ from numba import njit
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
+from ..solver.status import HEURISTIC, Termination
 from ..streams import Stream
-from .base import Plan, PlanRequest, get_method, register
+from .base import Plan, PlanRequest, register, start_plan, time_left
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -440,23 +440,24 @@ def local_search(inst: Instance, req: PlanRequest) -> Plan:
     out (that limit covers the start method too)."""
     t0 = time.perf_counter()
     start_name = str(req.param("start", "heuristic"))
-    if start_name == "local-search":
-        raise OptionError("local-search cannot start from itself")
+    if start_name.lower() == "none":
+        raise OptionError("local-search: start must name a method")
     moves = req.param("moves", MOVES)
     if isinstance(moves, str):
         moves = tuple(m.strip() for m in moves.split(",") if m.strip())
     max_sweeps = int(req.param("max_sweeps", 1000))
-    sub = dataclasses.replace(req, params={}, write_model=None)
-    plan0 = get_method(start_name)(inst, sub)
+    plan0, _ = start_plan(inst, req, start_name, "local-search", t0)
+    assert plan0 is not None
     q0 = np.asarray(plan0.stock, dtype=np.int64)
     stream = planning_stream(inst, req.scenarios, req.seed)
-    left = None
-    if req.options.time_limit is not None:
-        left = max(0.0, req.options.time_limit - (time.perf_counter() - t0))
+    left = time_left(req.options, t0).time_limit
     res = improve(inst, q0, stream, moves=tuple(moves), time_limit=left, max_sweeps=max_sweeps)
     return Plan(
         res.stock,
-        status="heuristic" if res.stopped != "time-limit" else "feasible",
+        status=HEURISTIC,
+        termination=(
+            Termination.TIME_LIMIT if res.stopped == "time-limit" else Termination.HEURISTIC_DONE
+        ),
         objective=res.objective,
         message=f"local search from {start_name}: {res.stopped} after {res.sweeps} sweeps, "
         f"{res.accepted} moves",

@@ -39,8 +39,8 @@ from ..models.sample_path_mip import (
     complete_start,
     solve_sample_path_mip,
 )
-from ..solver import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL
-from .base import METHODS, Plan, PlanRequest, get_method, register
+from ..solver.status import INFEASIBLE, OPTIMAL, Termination
+from .base import Plan, PlanRequest, register, start_plan, time_left
 
 PARAMS = (
     "formulation",
@@ -53,16 +53,14 @@ PARAMS = (
 )
 
 
-def _start_plan(inst: Instance, req: PlanRequest, start: Any) -> tuple[np.ndarray | None, str]:
-    """The warm-start plan (length N) and a label saying where it came from."""
-    if start is None or (isinstance(start, str) and start.lower() == "none"):
-        return None, "none"
-    if isinstance(start, str):
-        if start == "mip":
-            raise OptionError("mip cannot warm-start from itself")
-        get_method(start)  # raises OptionError for an unknown name
-        sub = dataclasses.replace(req, params={}, write_model=None)
-        return np.asarray(METHODS[start](inst, sub).stock, dtype=np.int64), start
+def _start_stock(
+    inst: Instance, req: PlanRequest, start: Any, t0: float
+) -> tuple[np.ndarray | None, str]:
+    """The warm-start stock (length N) and a label saying where it came from: a method name
+    (run by `start_plan`) or a plan ``{id: units}``."""
+    if start is None or isinstance(start, str):
+        plan0, label = start_plan(inst, req, start, "mip", t0)
+        return (None if plan0 is None else np.asarray(plan0.stock, dtype=np.int64)), label
     return inst.stock_vector(start), "plan"
 
 
@@ -102,14 +100,19 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         raise OptionError(
             f"mip: formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}"
         )
-    default_start = "heuristic" if "heuristic" in _known_methods() else None
+    default_start = "heuristic"
     lo = _min_stock(inst, req.param("min_stock", None))
     presolve = req.param("presolve", "off" if formulation == "strong" else "choose")
     if presolve not in ("off", "on", "choose"):
         raise OptionError(f"mip: presolve must be 'off', 'on' or 'choose', got {presolve!r}")
     reason = _infeasible_reason(inst, lo)
     if reason is not None:
-        return Plan(np.zeros(inst.n, np.int64), status=INFEASIBLE, message=reason)
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=INFEASIBLE,
+            message=reason,
+            termination=Termination.INFEASIBLE,
+        )
 
     stream = sample_streams(inst, req.scenarios, req.seed)
     unit_level = req.param("unit_level", "auto")
@@ -133,7 +136,7 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         "products_considered": len(f.info["products"]),
     }
     x0 = None
-    plan0, label = _start_plan(inst, req, req.param("start", default_start))
+    plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
     if plan0 is not None:
         x0 = complete_start(f, inst, plan0)
         extra["start"] = label
@@ -143,12 +146,9 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             extra["start"] = f"{label} (breaks a constraint; ignored)"
             x0 = None
 
-    options = req.options
+    options = time_left(req.options, t0)
     if "presolve" not in options.highs:
         options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})
-    if options.time_limit is not None:  # the warm start's own time counts against the limit
-        left = options.time_limit - (time.perf_counter() - t0)
-        options = dataclasses.replace(options, time_limit=max(left, 0.1 * options.time_limit))
 
     if f.lp.n_cols == 0:
         return Plan(
@@ -159,6 +159,7 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             gap=0.0,
             message="no product can be stocked profitably",
             extra=extra,
+            termination=Termination.OPTIMAL,
         )
     lp_first = bool(req.param("lp_first", formulation == "strong"))
     res = solve_sample_path_mip(
@@ -167,32 +168,10 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
     extra.update(
         nodes=res.nodes,
         solve_s=res.time_s,
-        termination=res.termination,
         lp_first=res.extra.get("lp_first", False),
     )
     if res.x is None:
-        status = INFEASIBLE if res.status == INFEASIBLE else ERROR
-        msg = res.message or res.termination
-        if status == INFEASIBLE:
-            msg = "the constraints admit no plan (HiGHS proved the MIP infeasible)"
-        return Plan(
-            np.zeros(inst.n, np.int64), status=status, bound=res.bound, message=msg, extra=extra
-        )
-    status = res.status if res.status in (OPTIMAL, FEASIBLE) else FEASIBLE
-    return Plan(
-        f.stock(res.x, inst.n),
-        status=status,
-        objective=res.objective,
-        bound=res.bound,
-        gap=res.gap,
-        message=res.message,
-        extra=extra,
-    )
-
-
-def _known_methods() -> set[str]:
-    try:
-        from . import all as _all  # noqa: F401
-    except ImportError:  # pragma: no cover
-        pass
-    return set(METHODS)
+        if res.status == INFEASIBLE:
+            res.message = "the constraints admit no plan (HiGHS proved the MIP infeasible)"
+        return Plan.from_result(np.zeros(inst.n, np.int64), res, extra)
+    return Plan.from_result(f.stock(res.x, inst.n), res, extra)

@@ -13,17 +13,18 @@ with ``products="lp"``), drawn from the request's seed. Params:
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
 import numpy as np
 
+from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
-from .base import Plan, PlanRequest, get_method, register
+from ..solver.status import OPTIMAL, Termination
+from .base import Plan, PlanRequest, bound_failed, register, start_plan, time_left
 
 
 @register("spill-mip", params=("products", "start"))
@@ -33,17 +34,20 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     if which == "all":
         mask = None
     elif which == "lp":
-        from ..models.lp_bound import lp_bound
-
-        mask = np.asarray(lp_bound(inst, req.options).offered, dtype=bool)
+        bound = lp_bound(inst, req.options)
+        failed = bound_failed(bound)
+        if failed is not None:
+            return failed
+        mask = np.asarray(bound.offered, dtype=bool)
         if not mask.any():
             return Plan(
                 np.zeros(inst.n, np.int64),
-                status="optimal",
+                status=OPTIMAL,
                 objective=0.0,
                 bound=0.0,
                 gap=0.0,
                 message="the LP bound offers nothing",
+                termination=Termination.OPTIMAL,
             )
     else:
         raise OptionError(f"spill-mip: products must be 'all' or 'lp', got {which!r}")
@@ -52,11 +56,8 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     f = build_spill_mip(inst, counts, mask)
     start = None
     start_name = req.param("start", "heuristic")
-    if start_name not in (None, "none"):
-        if start_name == "spill-mip":
-            raise OptionError("spill-mip cannot warm-start from itself")
-        sub = dataclasses.replace(req, params={}, write_model=None)
-        plan0 = get_method(str(start_name))(inst, sub)
+    plan0, _ = start_plan(inst, req, start_name, "spill-mip", t0)
+    if plan0 is not None:
         pos = np.asarray(f.info["products"])
         start = complete_start(f, np.asarray(plan0.stock)[pos])
         if not f.lp.is_feasible(start):  # e.g. the start breaks a constraint of the model
@@ -64,20 +65,9 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     info: dict[str, Any] = {"start": "none" if start is None else str(start_name)}
     if start is not None:
         info["start_objective"] = f.lp.objective_value(start)
-    options = req.options
-    if options.time_limit is not None:
-        left = options.time_limit - (time.perf_counter() - t0)
-        options = dataclasses.replace(options, time_limit=max(left, 0.1 * options.time_limit))
-    res = f.solve(options, start=start, write=req.write_model)
+    res = f.solve(time_left(req.options, t0), start=start, write=req.write_model)
     if res.x is None:
-        return Plan(
-            np.zeros(inst.n, np.int64),
-            status=res.status,
-            objective=None,
-            bound=res.bound,
-            gap=None,
-            message=res.message or res.termination,
-        )
+        return Plan.from_result(np.zeros(inst.n, np.int64), res)
     extra = {
         "binaries": int(f.var_blocks["stockout"].cols.size),
         "nodes": res.nodes,

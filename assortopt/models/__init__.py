@@ -29,7 +29,7 @@ from ..exceptions import OptionError
 
 if TYPE_CHECKING:
     from ..instance import Instance
-    from .linear import Formulation
+    from .formulation import Formulation
 
 __all__ = ["FORMULATIONS", "build"]
 

@@ -12,21 +12,21 @@ validity conditions and the proof sketch are in models/lp_bound.md.
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
-import scipy.sparse as sp
 
+from ..bound import (
+    SUPPORT_RTOL,
+    LPBound,
+    ignored_constraints,
+    lp_bound,
+    lp_bound_builder,
+    stopping_value,
+)
 from ..instance import Instance
-from ..solver import OPTIMAL, SolverOptions
-from .linear import Formulation, LPBuilder
+from .formulation import Formulation
 
 __all__ = ["LPBound", "build_lp_bound", "ignored_constraints", "lp_bound", "stopping_value"]
-
-#: π_i counts as offered when it exceeds this fraction of the largest π.
-SUPPORT_RTOL = 1e-9
+__all__ += ["SUPPORT_RTOL"]
 
 
 def build_lp_bound(inst: Instance, use_budget: bool = True) -> Formulation:
@@ -41,210 +41,10 @@ def build_lp_bound(inst: Instance, use_budget: bool = True) -> Formulation:
     Units: the objective is expected profit per season, ``T·Σ_i (price_i − cost_i)·π_i``, in
     the instance's currency. Raises nothing (the instance was checked when it was made).
     """
-    n = inst.n
-    t = float(inst.customers_mean)
-    ids = list(inst.ids)
-    b = LPBuilder("max")
-    pi = b.add_vars("pi", np.ones(n, bool), [ids], cost=t * inst.margin)
-    z = b.add_vars("z", np.ones(n, bool), [ids])
-    rho = sp.coo_array(inst.transitions)
-    ar = np.arange(n)
-    # row i: π_i + z_i − Σ_j ρ_ji z_j = λ_i  (ρ_ji is entry (j, i): row index = column of ρ)
-    b.add_rows(
-        "balance",
-        n,
-        row=np.concatenate([ar, ar, rho.col]),
-        col=np.concatenate([pi, z, z[rho.row]]),
-        val=np.concatenate([np.ones(n), np.ones(n), -rho.data]),
-        lo=inst.arrival,
-        hi=inst.arrival,
-    )
-    has_budget = use_budget and inst.budget is not None
-    if has_budget:
-        nz = np.flatnonzero(inst.cost)
-        b.add_rows(
-            "budget",
-            1,
-            row=np.zeros(len(nz), np.int64),
-            col=pi[nz],
-            val=t * inst.cost[nz],
-            hi=float(inst.budget),
-        )  # type: ignore[arg-type]
-    return Formulation(
-        "lp_bound",
-        b.build(),
-        b.var_blocks,
-        b.row_blocks,
-        info={"products": ar, "customers": t, "budget_row": has_budget},
-    )
-
-
-@dataclass
-class LPBound:
-    """The LP upper bound and its optimal vertex.
-
-    Attributes
-    ----------
-    value
-        T·LP*: an upper bound on the expected profit of every feasible plan (see ``ignored``).
-    assortment
-        Ids of S*, the support of π at the optimal vertex (products with margin ≤ 0 removed:
-        they add nothing). Without a binding budget row, S* is an optimal single-customer
-        assortment: ``value = T · Σ_j m_j P_j(S*)``.
-    offered
-        S* as a bool mask (length N).
-    pi, z
-        The optimal vertex: per-customer purchase probabilities and unavailable visits.
-    per_customer
-        LP* = value / T.
-    customers
-        T, the mean number of customers used.
-    ignored
-        Constraints of the instance the bound does not model (``"max_products"``,
-        ``"fixed_cost"``); dropping them only loosens the bound, so it stays valid.
-    v
-        Without a budget row: the optimal-stopping values of S* (`stopping_value`), the dual
-        solution; ``Σ_j λ_j v_j = LP*``. None with a budget row.
-    status, time_s
-        Solver status (``"optimal"`` or what went wrong) and wall time of build + solve.
-    """
-
-    value: float
-    assortment: list[str]
-    offered: np.ndarray
-    pi: np.ndarray
-    z: np.ndarray
-    per_customer: float
-    customers: float
-    ignored: list[str] = field(default_factory=list)
-    status: str = OPTIMAL
-    time_s: float = 0.0
-    budget_row: bool = False
-    v: np.ndarray | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object `assortopt bound` prints (CONTRACT §4)."""
-        return {
-            "value": float(self.value),
-            "assortment": list(self.assortment),
-            "per_customer": float(self.per_customer),
-            "customers": float(self.customers),
-            "ignored": list(self.ignored),
-            "budget_row": bool(self.budget_row),
-            "status": self.status,
-            "time_s": round(float(self.time_s), 6),
-        }
-
-
-def ignored_constraints(inst: Instance) -> list[str]:
-    """Names of the instance's constraints/costs the LP bound leaves out."""
-    out = []
-    if inst.max_products is not None:
-        out.append("max_products")
-    if inst.fixed_cost is not None and np.any(inst.fixed_cost > 0):
-        out.append("fixed_cost")
-    return out
-
-
-def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
-    """Solve the LP bound with HiGHS and return `LPBound` at an optimal **vertex**.
-
-    HiGHS's interior point method with crossover gives a basic (vertex) optimum and is much
-    faster than the simplex method on large chains (N = 10,000: about a second against minutes).
-    Without a budget row the answer is certified: the optimal-stopping values of the support
-    must satisfy the dual constraints and ``T·λ·v = value``; if not, the LP is re-solved with
-    the simplex method. ``options``: time limit, threads, verbosity and native HiGHS options
-    are honoured (``lp_method`` is ignored). On a solver failure ``status`` says so and
-    ``value`` is ``inf`` (still a valid, if useless, bound); nothing is raised. Units: ``value``
-    is expected profit per season in the instance's currency.
-    """
-    t0 = time.perf_counter()
-    base = options or SolverOptions()
-    form = build_lp_bound(inst)
-    n = inst.n
-    t = float(inst.customers_mean)
-    ignored = ignored_constraints(inst)
-    budget_row = bool(form.info["budget_row"])
-    res = None
-    for method in ("ipm", "simplex"):
-        highs = {"run_crossover": "on"} if method == "ipm" else {}
-        highs.update(base.highs)
-        opts = SolverOptions(
-            time_limit=base.time_limit,
-            mip_gap=base.mip_gap,
-            threads=base.threads,
-            verbose=base.verbose,
-            lp_method=method,
-            highs=highs,
-        )
-        res = form.solve(opts, path="fast")
-        if res.status != OPTIMAL or res.x is None:
-            continue
-        pi = np.maximum(form.var_blocks["pi"].values(res.x), 0.0)
-        z = np.maximum(form.var_blocks["z"].values(res.x), 0.0)
-        top = float(pi.max()) if n else 0.0
-        offered = (pi > SUPPORT_RTOL * top) & (inst.margin > 0) if top > 0 else np.zeros(n, bool)
-        value = float(res.objective)  # type: ignore[arg-type]
-        if budget_row:
-            break
-        v = stopping_value(inst, offered)
-        if _certified(inst, v, value):
-            break
-    else:
-        return LPBound(
-            value=float("inf"),
-            assortment=[],
-            offered=np.zeros(n, bool),
-            pi=np.zeros(n),
-            z=np.zeros(n),
-            per_customer=float("inf"),
-            customers=t,
-            ignored=ignored,
-            status=res.status if res is not None and res.status != OPTIMAL else "error",
-            time_s=time.perf_counter() - t0,
-            budget_row=budget_row,
-        )
-    return LPBound(
-        value=value,
-        assortment=[inst.ids[i] for i in np.flatnonzero(offered)],
-        offered=offered,
-        pi=pi,
-        z=z,
-        per_customer=value / t if t > 0 else 0.0,
-        customers=t,
-        ignored=ignored,
-        status=OPTIMAL,
-        time_s=time.perf_counter() - t0,
-        budget_row=budget_row,
-        v=None if budget_row else v,
-    )
-
-
-def _certified(inst: Instance, v: np.ndarray, value: float, rtol: float = 1e-7) -> bool:
-    """Dual feasibility of v (v ≥ m, v ≥ ρ v) and equal objectives, to ``rtol``."""
-    scale = max(1.0, float(np.abs(inst.margin).max(initial=0.0)))
-    tol = rtol * scale
-    feasible = bool(np.all(v >= inst.margin - tol) and np.all(v >= inst.transitions @ v - tol))
-    dual = float(inst.customers_mean) * float(inst.arrival @ v)
-    return feasible and abs(dual - value) <= rtol * max(1.0, abs(value))
-
-
-def stopping_value(inst: Instance, offered: Any) -> np.ndarray:
-    """Value of a customer standing at each product when S = ``offered`` is offered (N,).
-
-    ``v_j = m_j`` on S and ``v_j = Σ_i ρ_ji v_i`` off S (leaving is worth 0), i.e. the margin
-    she brings on average. For S = S* this is the LP's dual solution, the optimal-stopping
-    values ``v_j = max(m_j, Σ_i ρ_ji v_i)`` (Feldman & Topaloglu), and ``λ·v = LP*``.
-    """
-    from ..choice.mc import _absorbable, _identity_minus, _solve, offered_mask
-
-    mask = offered_mask(inst, offered)
-    rho = sp.csr_array(inst.transitions)
-    good = _absorbable(rho, ~mask, inst.exit_prob)
-    a_idx, s_idx = np.flatnonzero(good), np.flatnonzero(mask)
-    v = np.zeros(inst.n)
-    v[s_idx] = inst.margin[s_idx]
-    if len(a_idx) and len(s_idx):
-        rhs = rho[a_idx][:, s_idx] @ inst.margin[s_idx]
-        v[a_idx] = _solve(_identity_minus(rho[a_idx][:, a_idx]), rhs)
-    return v
+    b, has_budget = lp_bound_builder(inst, use_budget)
+    info = {
+        "products": np.arange(inst.n),
+        "customers": float(inst.customers_mean),
+        "budget_row": has_budget,
+    }
+    return Formulation("lp_bound", b.build(), b.var_blocks, b.row_blocks, info=info)

@@ -35,7 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..solver import SolverOptions, highs_from_lp
-from .linear import LinearProgram
+from ..solver.linear import LinearProgram
+from ..solver.status import Termination
 
 
 @dataclass
@@ -53,6 +54,7 @@ class BendersStats:
     lower: float = -np.inf
     upper: float = np.inf
     scenarios_unique: int = 0
+    message: str = ""
 
 
 class _MasterError(RuntimeError):
@@ -260,8 +262,9 @@ def benders(
     the others are still valid (any dual-feasible point is), so the bound stays certified, and
     the incumbent value is the feasible G-value: inexactness only costs iterations.
 
-    Returns (stock, objective, sales (K, m), stats, status) with status ``"optimal"`` (gap ≤ tol)
-    or ``"time limit"``/``"iteration limit"``/``"master LP: <HiGHS status>"`` (then the stock
+    Returns (stock, objective, sales (K, m), stats, termination) with termination ``optimal``
+    (gap ≤ tol), ``time_limit``, ``iteration_limit`` or ``error`` (the master LP failed:
+    ``stats.message`` holds HiGHS's word; then the stock
     is the best feasible one found and ``stats`` holds its gap).
     """
     import highspy
@@ -388,22 +391,23 @@ def benders(
     scale = max(1.0, float(np.abs(qmax).max()) if m else 1.0)
     delta = delta0
     nulls = 0
-    status = "iteration limit"
+    status = Termination.ITERATION_LIMIT
+    master_error = ""
     for it in range(1, max_iter + 1):
         if deadline is not None and time.perf_counter() > deadline:
-            status = "time limit"
+            status = Termination.TIME_LIMIT
             break
         st.iterations = it
         try:
             q_new, pred = solve_master(delta)
         except _MasterError as e:
-            status = f"master LP: {e}"
+            status, master_error = Termination.ERROR, str(e)
             break
         tr_bound = bool(np.any(np.abs(q_new - q_hat) >= delta - 1e-9))
         if not tr_bound:
             st.upper = min(st.upper, pred)
         if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
-            status = "optimal"
+            status = Termination.OPTIMAL
             break
         if pred - f_hat <= tol * max(1.0, abs(f_hat)) and slack_hat > tight(f_hat):
             # the gap may be the incumbent's own inexactness: evaluate it more exactly
@@ -417,11 +421,11 @@ def benders(
             try:
                 _, ub = solve_master(None)
             except _MasterError as e:
-                status = f"master LP: {e}"
+                status, master_error = Termination.ERROR, str(e)
                 break
             st.upper = min(st.upper, ub)
             if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
-                status = "optimal"
+                status = Termination.OPTIMAL
                 break
             delta *= 2.0
             continue
@@ -449,14 +453,16 @@ def benders(
                 flush=True,
             )
     st.lower = f_hat
-    if status != "optimal" and not status.startswith("master"):
+    if status in (Termination.TIME_LIMIT, Termination.ITERATION_LIMIT):
         with contextlib.suppress(_MasterError):  # certify what was reached: the cuts' bound
             st.upper = min(st.upper, solve_master(None)[1])
     if options.verbose:
         print(
-            f"L-shaped {status}: value {f_hat:.8g} bound {st.upper:.8g} after {st.iterations} "
+            f"L-shaped {status.value}: value {f_hat:.8g} bound {st.upper:.8g} after "
+            f"{st.iterations} "
             f"iterations, {time.perf_counter() - t0:.1f}s",
             file=sys.stderr,
             flush=True,
         )
+    st.message = master_error
     return q_hat, f_hat, sales_hat[inv], st, status

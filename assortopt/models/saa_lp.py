@@ -33,7 +33,9 @@ import scipy.sparse.linalg as spla
 
 from ..instance import Instance
 from ..solver import SolverOptions, highs_from_lp
-from .linear import Formulation, LinearProgram, LPBuilder
+from ..solver.linear import LinearProgram, LPBuilder
+from ..solver.status import ERROR, OPTIMAL, Termination, from_highs
+from .formulation import Formulation
 from .scenario_data import offered_positions
 
 
@@ -242,8 +244,9 @@ class SAALPResult:
         ``"monolithic"`` or ``"generation"``.
     iterations
         Total simplex iterations.
-    status
-        ``"optimal"``, or ``"error"`` (then ``message`` says why; values may be None/partial).
+    status, termination
+        ``status`` is ``"optimal"``, or ``"error"`` (then ``message`` says why and
+        ``termination`` why it stopped, e.g. ``time_limit``; values may be None/partial).
     rounds
         Generation rounds (1 for a monolithic solve).
     support
@@ -257,22 +260,25 @@ class SAALPResult:
     time_s: float
     method: str
     iterations: int
-    status: str = "optimal"
+    status: str = OPTIMAL
     rounds: int = 1
     support: np.ndarray | None = None
     sales: np.ndarray | None = None
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    termination: Termination = Termination.OPTIMAL
 
 
-def _run(lp: LinearProgram, options: SolverOptions) -> tuple[Any, str, float]:
-    import highspy
-
+def _run(lp: LinearProgram, options: SolverOptions) -> tuple[Any, Termination, str]:
+    """Solve ``lp``; (HiGHS, termination, message), termination ``optimal`` only at an optimum."""
     h = highs_from_lp(lp, options)
     h.run()
     ms = h.getModelStatus()
-    ok = ms == highspy.HighsModelStatus.kOptimal
-    return h, ("optimal" if ok else h.modelStatusToString(ms)), time.perf_counter()
+    has = h.getInfo().primal_solution_status == 2
+    status, term, msg = from_highs(ms, has, h.modelStatusToString(ms))
+    if status != OPTIMAL and not msg:
+        msg = f"HiGHS: {h.modelStatusToString(ms)}"
+    return h, term, msg
 
 
 def solve_saa_lp(
@@ -333,7 +339,7 @@ def solve_saa_lp(
         return _decomposition(inst, d, pos, options, tol, t0, exact, max_iter)
     if method == "monolithic":
         f = build_saa_lp(inst, d, offered_mask, chain="full")
-        h, st, _ = _run(f.lp, options)
+        h, term, msg = _run(f.lp, options)
         x = np.asarray(h.getSolution().col_value)
         q = np.zeros(inst.n)
         q[pos] = f.var_blocks["stock"].values(x)
@@ -344,10 +350,11 @@ def solve_saa_lp(
             time_s=time.perf_counter() - t0,
             method="monolithic",
             iterations=int(h.getInfo().simplex_iteration_count),
-            status=st,
+            status=OPTIMAL if term is Termination.OPTIMAL else ERROR,
             support=pos,
             sales=f.var_blocks["sales"].values(x),
-            message="" if st == "optimal" else f"HiGHS: {st}",
+            message=msg,
+            termination=term,
         )
     if method != "generation":
         raise ValueError(f"unknown SAA-LP method {method!r}")
@@ -414,12 +421,17 @@ def _decomposition(
         time_s=time.perf_counter() - t0,
         method="decomposition",
         iterations=st.iterations,
-        status="optimal" if status == "optimal" else "error",
+        status=OPTIMAL if status is Termination.OPTIMAL else ERROR,
         rounds=st.iterations,
         support=pos,
         sales=sales,
-        message="" if status == "optimal" else f"decomposition: {status}, gap {gap:.2e}",
+        message=(
+            ""
+            if status is Termination.OPTIMAL
+            else f"decomposition: {st.message or status.value}, gap {gap:.2e}"
+        ),
         extra={"bound": st.upper, "gap": gap, "stats": st},
+        termination=status,
     )
 
 
@@ -487,19 +499,20 @@ def _generation(
             labels,
         )
         lp = b.build()
-        h, st, _ = _run(lp, options)
+        h, term, msg = _run(lp, options)
         iters += int(h.getInfo().simplex_iteration_count)
-        if st != "optimal":
+        if term is not Termination.OPTIMAL:
             return SAALPResult(
                 stock_frac=q,
                 objective=obj,
                 time_s=time.perf_counter() - t0,
                 method="generation",
                 iterations=iters,
-                status="error",
+                status=ERROR,
                 rounds=rounds,
                 support=np.flatnonzero(cur),
-                message=f"master LP: HiGHS {st}",
+                message=f"master LP: {msg}",
+                termination=term,
             )
         sol = h.getSolution()
         x = np.asarray(sol.col_value)
@@ -541,7 +554,7 @@ def _generation(
         time_s=time.perf_counter() - t0,
         method="generation",
         iterations=iters,
-        status="optimal",
+        status=OPTIMAL,
         rounds=rounds,
         support=np.flatnonzero(cur),
         sales=sales,

@@ -33,9 +33,19 @@ import numpy as np
 
 from ..exceptions import OptionError
 from ..instance import Instance
-from ..solver import INFEASIBLE, OPTIMAL, SolveResult, SolverOptions, gap_of, solve_lp
+from ..solver import (
+    INFEASIBLE,
+    OPTIMAL,
+    SolveResult,
+    SolverOptions,
+    Termination,
+    gap_of,
+    solve_lp,
+    time_left,
+)
+from ..solver.linear import LPBuilder
 from ..streams import Stream
-from .linear import Formulation, LPBuilder
+from .formulation import Formulation
 
 FORMULATIONS = ("strong", "bigm")
 
@@ -880,7 +890,8 @@ def solve_sample_path_mip(
             bound = max(float(r.objective), obj)
             return SolveResult(
                 status=OPTIMAL,
-                termination="LP relaxation integral",
+                termination=Termination.OPTIMAL,
+                engine_status="LP relaxation integral",
                 objective=obj,
                 bound=bound,
                 gap=gap_of(obj, bound),
@@ -897,10 +908,7 @@ def solve_sample_path_mip(
         starts.append(complete_start(f, inst, full))
     feasible = [s for s in starts if lp.is_feasible(s)]
     best = max(feasible, key=lp.objective_value) if feasible else None
-    if options.time_limit is not None:
-        left = options.time_limit - (time.perf_counter() - t0)
-        options = dataclasses.replace(options, time_limit=max(left, 0.05 * options.time_limit))
-    res = f.solve(options, start=best)
+    res = f.solve(time_left(options, t0), start=best)
     res.time_s = time.perf_counter() - t0
     res.extra["lp_first"] = False
     res.extra["lp_bound"] = r.objective if r.status == OPTIMAL else None

@@ -21,7 +21,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..instance import Instance
-from .linear import Formulation, LPBuilder
+from ..solver.linear import LPBuilder
+from .formulation import Formulation
 from .saa_lp import build_saa_lp
 
 

@@ -1,6 +1,6 @@
-"""Array-form linear programs and the `Formulation` handle every builder returns.
+"""`Formulation`: the handle every builder returns.
 
-A builder assembles its LP/MIP as numpy/scipy arrays (fast at any size) and wraps them in a
+A builder assembles its LP/MIP as arrays (`assortopt.solver.linear`) and wraps them in a
 `Formulation`. The Pyomo ``ConcreteModel`` is made from the same arrays the first time a user
 asks for ``formulation.model``; from then on the Pyomo model is the truth. Solving:
 
@@ -14,213 +14,23 @@ asks for ``formulation.model``; from then on the Pyomo model is the truth. Solvi
 from __future__ import annotations
 
 import logging
-import time
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
-from ..exceptions import OptionError, SolverError
-from ..solver import (
-    ERROR,
-    FEASIBLE,
-    HEURISTIC,
-    INFEASIBLE,
-    OPTIMAL,
-    SolveResult,
-    SolverOptions,
-    _write_model,
-    gap_of,
-    solve_lp,
-)
+from ..exceptions import OptionError
+from ..packaging import package
+from ..plan import Plan
+from ..solver.highs import SolveResult, SolverOptions, _write_model, highs_from_lp, solve_lp
+from ..solver.linear import INF, LinearProgram, VarBlock
+from ..solver.pyomo_bridge import CannotCompile, clean_value, compile_model, solve_pyomo
+from ..solver.status import ERROR, FEASIBLE, HEURISTIC, INFEASIBLE, OPTIMAL, Termination
 
-if TYPE_CHECKING:
-    from ..methods.base import Plan
+__all__ = ["Formulation", "VarBlock"]
 
 log = logging.getLogger("assortopt.models")
-
-INF = np.inf
-
-
-@dataclass
-class LinearProgram:
-    """``sense c·x + offset`` s.t. ``row_lo ≤ A x ≤ row_hi``, ``col_lo ≤ x ≤ col_hi``."""
-
-    c: np.ndarray
-    A: sp.csr_array
-    row_lo: np.ndarray
-    row_hi: np.ndarray
-    col_lo: np.ndarray
-    col_hi: np.ndarray
-    integer: np.ndarray | None = None
-    sense: str = "max"
-    offset: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.A = sp.csr_array(self.A, dtype=np.float64)
-        self.A.sum_duplicates()
-        self.A.eliminate_zeros()
-        for name in ("c", "row_lo", "row_hi", "col_lo", "col_hi"):
-            setattr(self, name, np.ascontiguousarray(getattr(self, name), dtype=np.float64))
-        if self.integer is not None:
-            self.integer = np.asarray(self.integer, dtype=bool)
-        m, n = self.A.shape
-        assert self.c.shape == (n,) and self.col_lo.shape == (n,) and self.col_hi.shape == (n,)
-        assert self.row_lo.shape == (m,) and self.row_hi.shape == (m,)
-
-    @property
-    def n_cols(self) -> int:
-        return self.A.shape[1]
-
-    @property
-    def n_rows(self) -> int:
-        return self.A.shape[0]
-
-    @property
-    def is_mip(self) -> bool:
-        return self.integer is not None and bool(self.integer.any())
-
-    def objective_value(self, x: np.ndarray) -> float:
-        return float(self.c @ x + self.offset)
-
-    def is_feasible(self, x: np.ndarray, tol: float = 1e-6) -> bool:
-        """Whether ``x`` satisfies every row, bound and integrality (to ``tol``)."""
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != (self.n_cols,):
-            return False
-        if np.any(x < self.col_lo - tol) or np.any(x > self.col_hi + tol):
-            return False
-        if self.integer is not None and np.any(
-            np.abs(x[self.integer] - np.round(x[self.integer])) > tol
-        ):
-            return False
-        ax = self.A @ x
-        return bool(np.all(ax >= self.row_lo - tol) and np.all(ax <= self.row_hi + tol))
-
-
-class LPBuilder:
-    """Collects variable and row blocks as arrays, then emits a `LinearProgram`.
-
-    Builders call ``add_vars`` once per named block (the block's ``cols`` array keeps its shape,
-    ``-1`` where an entry does not exist) and ``add_rows`` with COO triplets per named row block.
-    """
-
-    def __init__(self, sense: str = "max") -> None:
-        self.sense = sense
-        self.n = 0
-        self.m = 0
-        self._c: list[np.ndarray] = []
-        self._lo: list[np.ndarray] = []
-        self._hi: list[np.ndarray] = []
-        self._int: list[np.ndarray] = []
-        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        self._rlo: list[np.ndarray] = []
-        self._rhi: list[np.ndarray] = []
-        self.var_blocks: dict[str, VarBlock] = {}
-        self.row_blocks: dict[str, tuple[int, int]] = {}
-        self.offset = 0.0
-
-    def add_vars(
-        self,
-        name: str,
-        present: np.ndarray,
-        labels: Sequence[Sequence[Any]],
-        lo: float | np.ndarray = 0.0,
-        hi: float | np.ndarray = INF,
-        cost: float | np.ndarray = 0.0,
-        integer: bool = False,
-        binary: bool = False,
-    ) -> np.ndarray:
-        """Add one column per True entry of ``present``; return the block's column array."""
-        present = np.asarray(present, dtype=bool)
-        cols = np.full(present.shape, -1, dtype=np.int64)
-        k = int(present.sum())
-        cols[present] = np.arange(self.n, self.n + k)
-        self.n += k
-        if binary:
-            lo, hi, integer = 0.0, 1.0, True
-        for store, val in ((self._c, cost), (self._lo, lo), (self._hi, hi)):
-            arr = np.broadcast_to(np.asarray(val, dtype=np.float64), present.shape)[present]
-            store.append(np.array(arr, dtype=np.float64))
-        self._int.append(np.full(k, integer, dtype=bool))
-        self.var_blocks[name] = VarBlock(name, cols, tuple(labels), binary, integer)
-        return cols
-
-    def add_rows(
-        self,
-        name: str,
-        n_rows: int,
-        row: np.ndarray,
-        col: np.ndarray,
-        val: np.ndarray | float,
-        lo: float | np.ndarray = -INF,
-        hi: float | np.ndarray = INF,
-    ) -> int:
-        """Add ``n_rows`` rows from COO triplets (``row`` local to this block); return first row."""
-        row = np.asarray(row, dtype=np.int64)
-        col = np.asarray(col, dtype=np.int64)
-        val = np.broadcast_to(np.asarray(val, dtype=np.float64), row.shape)
-        if np.any(col < 0):
-            raise ValueError(f"row block {name}: reference to a missing column")
-        start = self.m
-        self._rows.append((row + start, col, np.array(val)))
-        self._rlo.append(np.broadcast_to(np.asarray(lo, dtype=np.float64), (n_rows,)).copy())
-        self._rhi.append(np.broadcast_to(np.asarray(hi, dtype=np.float64), (n_rows,)).copy())
-        self.m += n_rows
-        self.row_blocks[name] = (start, self.m)
-        return start
-
-    def build(self) -> LinearProgram:
-        cat = lambda xs, dt=np.float64: np.concatenate(xs) if xs else np.zeros(0, dt)  # noqa: E731
-        if self._rows:
-            r = np.concatenate([t[0] for t in self._rows])
-            c = np.concatenate([t[1] for t in self._rows])
-            v = np.concatenate([t[2] for t in self._rows])
-        else:
-            r = c = np.zeros(0, np.int64)
-            v = np.zeros(0)
-        A = sp.csr_array((v, (r, c)), shape=(self.m, self.n))
-        integer = cat(self._int, bool)
-        return LinearProgram(
-            c=cat(self._c),
-            A=A,
-            row_lo=cat(self._rlo),
-            row_hi=cat(self._rhi),
-            col_lo=cat(self._lo),
-            col_hi=cat(self._hi),
-            integer=integer if integer.any() else None,
-            sense=self.sense,
-            offset=self.offset,
-        )
-
-
-@dataclass
-class VarBlock:
-    """A named block of variables: ``cols[idx]`` is the column of entry ``idx`` (−1: absent).
-
-    ``labels[a][i]`` names position i of axis a (product ids, scenario numbers, ...); the Pyomo
-    variable of entry ``idx`` is indexed by those labels.
-    """
-
-    name: str
-    cols: np.ndarray
-    labels: tuple[Sequence[Any], ...]
-    binary: bool = False
-    integer: bool = False
-
-    def values(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """The block's values from a full column vector, shaped like ``cols``."""
-        out = np.full(self.cols.shape, fill, dtype=np.float64)
-        ok = self.cols >= 0
-        out[ok] = x[self.cols[ok]]
-        return out
-
-    def key(self, idx: tuple[int, ...]) -> Any:
-        lab = tuple(self.labels[a][i] for a, i in enumerate(idx))
-        return lab[0] if len(lab) == 1 else lab
 
 
 @dataclass
@@ -325,7 +135,7 @@ class Formulation:
         if path == "standard-form":
             try:
                 return self._solve_standard_form(options, start, write)
-            except _CannotCompile as exc:
+            except CannotCompile as exc:
                 warnings.warn(
                     f"the fast path cannot carry this model ({exc}); solving through Pyomo's "
                     "HiGHS interface instead",
@@ -338,79 +148,23 @@ class Formulation:
     def _solve_standard_form(
         self, options: SolverOptions, start: np.ndarray | None, write: str | None
     ) -> SolveResult:
-        lp2, columns = _compile(self.model)
-        pos = {id(v): j for j, v in enumerate(columns)}
+        lp2, columns = compile_model(self.model)
         start2 = None
         if start is not None:
-            start2 = np.array([_start_value(v, start, self, pos) for v in columns])
+            start2 = np.array([_start_value(v, start, self) for v in columns])
         res = solve_lp(lp2, options, start=start2, write=write)
         res.path = "standard-form"
         if res.x is not None:
             for v, val in zip(columns, res.x, strict=True):
-                v.set_value(_clean(v, val), skip_validation=True)
+                v.set_value(clean_value(v, val), skip_validation=True)
             res.x = self._x_from_model()
         return res
 
     def _solve_pyomo(
         self, options: SolverOptions, start: np.ndarray | None, write: str | None
     ) -> SolveResult:
-        from pyomo.contrib.solver.common.factory import SolverFactory
-        from pyomo.contrib.solver.common.results import SolutionStatus
-        from pyomo.contrib.solver.common.util import IncompatibleModelError
-
-        m = self.model
-        _check_highs_can_solve(m)
-        if write:
-            m.write(write, io_options={"symbolic_solver_labels": True})
-        if start is not None:
-            for j, v in enumerate(self._col_vars or []):
-                v.set_value(float(start[j]), skip_validation=True)
-        opt = SolverFactory("highs")
-        t0 = time.perf_counter()
-        native = options.native()
-        tl = native.pop("time_limit", None)
-        try:
-            res = opt.solve(
-                m,
-                tee=options.verbose,
-                time_limit=tl,
-                threads=native.pop("threads", None),
-                rel_gap=native.pop("mip_rel_gap", None),
-                solver_options=native,
-                load_solutions=False,
-                raise_exception_on_nonoptimal_result=False,
-            )
-        except IncompatibleModelError as exc:
-            raise SolverError(
-                f"HiGHS cannot solve this model ({exc}); it takes linear constraints, and a "
-                "quadratic term only in the objective of a continuous (not integer) model"
-            ) from exc
-        tc = res.termination_condition
-        has = res.solution_status in (SolutionStatus.feasible, SolutionStatus.optimal)
-        if has:
-            res.solution_loader.load_vars()
-        name = tc.name
-        if name == "convergenceCriteriaSatisfied":
-            status = "optimal"
-        elif name in ("provenInfeasible", "locallyInfeasible"):
-            status = "infeasible"
-        elif has:
-            status = "feasible"
-        else:
-            status = ERROR
-        obj = res.incumbent_objective if has else None
-        bound = res.objective_bound
-        bound = float(bound) if bound is not None and np.isfinite(bound) else None
-        return SolveResult(
-            status=status,
-            termination=name,
-            objective=obj,
-            bound=bound,
-            gap=(0.0 if status == "optimal" and not self.lp.is_mip else gap_of(obj, bound)),
-            x=self._x_from_model() if has else None,
-            time_s=time.perf_counter() - t0,
-            path="pyomo",
-            message="" if has or status == "infeasible" else f"HiGHS: {name}",
+        return solve_pyomo(
+            self.model, self._col_vars or [], options, self.lp.is_mip, start=start, write=write
         )
 
     def _x_from_model(self) -> np.ndarray:
@@ -419,9 +173,7 @@ class Formulation:
 
     def write(self, path: str, options: SolverOptions | None = None) -> None:
         """Write the model (with any user additions) as ``.mps`` or ``.lp`` via HiGHS."""
-        from ..solver import highs_from_lp
-
-        lp = _compile(self.model)[0] if self.materialised else self.lp
+        lp = compile_model(self.model)[0] if self.materialised else self.lp
         _write_model(highs_from_lp(lp, options or SolverOptions()), path)
 
     # ------------------------------------------------------------------ results
@@ -462,8 +214,6 @@ class Formulation:
             The formulation has no ``"stock"`` block (``lp_bound``: the bound has no stock;
             use `assortopt.lp_bound` for its assortment), or no instance is known.
         """
-        from ..methods.base import Plan
-
         if "stock" not in self.var_blocks:
             raise OptionError(
                 f"{self.name} has no stock variables, so it has no plan; use "
@@ -477,12 +227,18 @@ class Formulation:
             extra["user_components"] = added
         if result.x is None:
             status = result.status if result.status in (INFEASIBLE, ERROR) else ERROR
+            term = result.termination
+            if status == INFEASIBLE:
+                term = Termination.INFEASIBLE
+            elif term in (Termination.OPTIMAL, Termination.GAP_LIMIT, Termination.INFEASIBLE):
+                term = Termination.ERROR
             return Plan(
                 np.zeros(n, np.int64),
                 status=status,
                 bound=result.bound,
-                message=result.message or result.termination,
+                message=result.message or result.engine_status,
                 extra=extra,
+                termination=term,
             )
         stock = self.stock(result.x, n)
         status = result.status if result.status in (OPTIMAL, FEASIBLE) else FEASIBLE
@@ -501,6 +257,7 @@ class Formulation:
             gap=result.gap,
             message=message,
             extra=extra,
+            termination=result.termination,
         )
 
     def values(self, block: str, result: SolveResult | np.ndarray) -> Any:
@@ -568,7 +325,7 @@ class Formulation:
         eval_seed: int | None = None,
         bound: bool = True,
     ) -> Any:
-        """Package a solve as an `assortopt.api.Solution` (what `assortopt.solve` returns):
+        """Package a solve as an `assortopt.packaging.Solution` (what `assortopt.solve` returns):
         ``.to_dict()`` is the solution file (`assortopt.write_solution`), ``.evaluation`` an
         out-of-sample `simulate` of the plan (``eval_reps`` seasons from ``eval_seed``,
         default the build seed + 1, as `solve` does), ``.lp_bound`` the LP bound when
@@ -581,9 +338,6 @@ class Formulation:
         OptionError
             As `plan`, or ``eval_reps < 0``.
         """
-        from ..api import package
-        from ..methods.base import Plan
-
         if eval_reps < 0:
             raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
         inst, _ = self._n_products(inst)
@@ -603,85 +357,13 @@ class Formulation:
 _AXES = {"units": ("product", "unit"), "tail": ("product", "unit")}
 
 
-class _CannotCompile(Exception):
-    pass
-
-
-def _check_highs_can_solve(model: Any) -> None:
-    """Refuse, with a clear message, a quadratic objective on a model with integer variables
-    (HiGHS solves QPs only when every variable is continuous; it would stop with 'unknown')."""
-    import pyomo.environ as pyo
-
-    for obj in model.component_data_objects(pyo.Objective, active=True):
-        degree = obj.expr.polynomial_degree()
-        if degree is not None and degree <= 1:
-            continue
-        ints = [
-            v.name
-            for v in model.component_data_objects(pyo.Var, active=True)
-            if v.is_integer() or v.is_binary()
-        ]
-        if ints:
-            raise SolverError(
-                f"HiGHS cannot solve this model: objective {obj.name} is not linear (degree "
-                f"{degree}) and the model has integer variables ({ints[0]}, ...); HiGHS takes a "
-                "quadratic objective only on a continuous model"
-            )
-
-
-def _clean(v: Any, val: float) -> float:
-    if v.is_integer() or v.is_binary():
-        return float(round(val))
-    return float(val)
-
-
-def _start_value(v: Any, start: np.ndarray, f: Formulation, pos: dict[int, int]) -> float:
+def _start_value(v: Any, start: np.ndarray, f: Formulation) -> float:
     cols = f._col_vars or []
     idx = f.__dict__.setdefault("_col_index", {id(cv): j for j, cv in enumerate(cols)})
     j = idx.get(id(v))
     if j is not None:
         return float(start[j])
     return float(v.value) if v.value is not None else (v.lb if v.lb is not None else 0.0)
-
-
-def _compile(model: Any) -> tuple[LinearProgram, list[Any]]:
-    """Pyomo model → `LinearProgram` with Pyomo's linear standard-form compiler."""
-    from pyomo.common.errors import InvalidConstraintError
-    from pyomo.environ import maximize
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
-
-    try:
-        sf = LinearStandardFormCompiler().write(model, mixed_form=True, set_sense=None)
-    except (InvalidConstraintError, ValueError) as exc:
-        raise _CannotCompile(str(exc).splitlines()[0]) from exc
-    if len(sf.objectives) != 1:
-        raise _CannotCompile(f"{len(sf.objectives)} active objectives")
-    for v, _ in sf.eliminated_vars:
-        raise _CannotCompile(f"variable {v.name} was eliminated")
-    columns = list(sf.columns)
-    n = len(columns)
-    A = sp.csr_array(sf.A)
-    rhs = np.asarray(sf.rhs, dtype=np.float64)
-    ops = np.array([mult for _, mult in sf.rows], dtype=np.int64)
-    row_lo = np.where(ops <= 0, rhs, -INF)
-    row_hi = np.where(ops >= 0, rhs, INF)
-    c = np.asarray(sp.csr_array(sf.c).toarray()).ravel() if n else np.zeros(0)
-    sense = "max" if sf.objectives[0].sense == maximize else "min"
-    lo = np.array([-INF if v.lb is None else v.lb for v in columns], dtype=np.float64)
-    hi = np.array([INF if v.ub is None else v.ub for v in columns], dtype=np.float64)
-    integer = np.array([v.is_integer() or v.is_binary() for v in columns], dtype=bool)
-    lp = LinearProgram(
-        c=c,
-        A=A,
-        row_lo=row_lo,
-        row_hi=row_hi,
-        col_lo=lo,
-        col_hi=hi,
-        integer=integer if integer.any() else None,
-        sense=sense,
-        offset=float(np.asarray(sf.c_offset).ravel()[0]) if len(sf.c_offset) else 0.0,
-    )
-    return lp, columns
 
 
 def _to_pyomo(f: Formulation) -> tuple[Any, list[Any]]:

@@ -1,38 +1,30 @@
-"""Solver control in one place: HiGHS options, status mapping, incumbents, bounds and gaps.
+"""HiGHS control in one place: options, incumbents, bounds and gaps.
 
 Every LP and MIP assortopt solves goes through `solve_lp` (the fast path: arrays straight into
-highspy) or `solve_pyomo` (a Pyomo model, compiled to arrays or, as a fallback, through Pyomo's
-own HiGHS interface). Both return the same `SolveResult`.
+highspy) or `assortopt.solver.pyomo_bridge.solve_pyomo` (Pyomo's own HiGHS interface). Both
+return the same `SolveResult`, whose status and termination come from
+`assortopt.solver.status`.
 
 HiGHS option names: https://ergo-code.github.io/HiGHS/dev/options/definitions/
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .exceptions import OptionError
-
-if TYPE_CHECKING:
-    from .models.linear import LinearProgram
+from ..exceptions import OptionError
+from .linear import LinearProgram
+from .status import ERROR, FEASIBLE, OPTIMAL, Termination, from_highs
 
 log = logging.getLogger("assortopt.solver")
-
-#: Contract statuses of a solution file.
-OPTIMAL, FEASIBLE, HEURISTIC, INFEASIBLE, ERROR = (
-    "optimal",
-    "feasible",
-    "heuristic",
-    "infeasible",
-    "error",
-)
 
 
 @dataclass(frozen=True)
@@ -95,11 +87,13 @@ class SolveResult:
 
     ``objective`` is the incumbent's objective in the model's own sense (with its constant),
     ``bound`` the best proven bound on it, ``gap`` their relative gap (0 for a proven optimum).
-    ``x`` holds the column values of the incumbent (None when there is none).
+    ``x`` holds the column values of the incumbent (None when there is none). ``status`` and
+    ``termination`` are those of `assortopt.solver.status`; ``engine_status`` is the solver's
+    own word (HiGHS's model status string).
     """
 
     status: str
-    termination: str
+    termination: Termination
     objective: float | None = None
     bound: float | None = None
     gap: float | None = None
@@ -110,13 +104,14 @@ class SolveResult:
     nodes: int | None = None
     iterations: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    engine_status: str = ""
 
     @property
     def has_incumbent(self) -> bool:
         return self.x is not None
 
     def summary(self) -> str:
-        parts = [f"status={self.status}", f"termination={self.termination}"]
+        parts = [f"status={self.status}", f"termination={self.termination.value}"]
         if self.objective is not None:
             parts.append(f"objective={self.objective:.6g}")
         if self.bound is not None:
@@ -125,6 +120,26 @@ class SolveResult:
             parts.append(f"gap={100 * self.gap:.3g}%")
         parts.append(f"time={self.time_s:.2f}s via {self.path}")
         return " ".join(parts)
+
+
+#: A phase started after others always gets at least this fraction of the whole time limit,
+#: so a limit is overrun by at most about that much (README, "Time limits").
+MIN_PHASE_FRACTION = 0.05
+
+
+def time_left(options: SolverOptions, t0: float, deadline_fraction: float = 1.0) -> SolverOptions:
+    """``options`` with the time limit cut to what is left of it since ``t0`` (perf_counter).
+
+    Every method or builder that runs phases one after another (a warm start, an LP relaxation,
+    then the MIP) passes the rest of its limit on through here. ``deadline_fraction`` < 1 ends
+    the phase earlier (at that fraction of the whole limit, from ``t0``). The rest is floored
+    at `MIN_PHASE_FRACTION` of the limit, so a phase can always run.
+    """
+    if options.time_limit is None:
+        return options
+    limit = options.time_limit
+    left = deadline_fraction * limit - (time.perf_counter() - t0)
+    return dataclasses.replace(options, time_limit=max(left, MIN_PHASE_FRACTION * limit))
 
 
 # ------------------------------------------------------------------------- threads
@@ -140,25 +155,7 @@ def _ensure_scheduler(h: Any, threads: int | None) -> None:
     _local.threads = want
 
 
-# ------------------------------------------------------------------------- status
-def _status_table() -> dict[Any, str]:
-    import highspy
-
-    S = highspy.HighsModelStatus
-    return {
-        S.kOptimal: OPTIMAL,
-        S.kInfeasible: INFEASIBLE,
-        S.kModelEmpty: OPTIMAL,
-        S.kTimeLimit: "limit",
-        S.kIterationLimit: "limit",
-        S.kSolutionLimit: "limit",
-        S.kInterrupt: "limit",
-        S.kObjectiveBound: "limit",
-        S.kObjectiveTarget: "limit",
-        S.kMemoryLimit: "limit",
-    }
-
-
+# ------------------------------------------------------------------------- gaps
 def gap_of(objective: float | None, bound: float | None) -> float | None:
     """Relative gap |bound − objective| / max(1, |objective|), HiGHS-style."""
     if objective is None or bound is None or not math.isfinite(bound):
@@ -268,45 +265,32 @@ def _collect(
 ) -> SolveResult:
     ms = h.getModelStatus()
     info = h.getInfo()
-    kind = _status_table().get(ms, ERROR)
-    termination = h.modelStatusToString(ms)
+    name = h.modelStatusToString(ms)
     has_primal = info.primal_solution_status == 2
+    status, termination, msg = from_highs(ms, has_primal, name)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_primal else None
     obj = float(info.objective_function_value) if has_primal else None
     bound: float | None = None
     if lp.is_mip:
         b = float(info.mip_dual_bound)
         bound = b if math.isfinite(b) else None
-    elif kind == OPTIMAL:
+        if status == OPTIMAL and gap_of(obj, bound) not in (None, 0.0):
+            termination = Termination.GAP_LIMIT  # HiGHS stops at mip_rel_gap
+    elif status == OPTIMAL:
         bound = obj
-    if kind == OPTIMAL:
-        status = OPTIMAL
-        if lp.is_mip and bound is not None and obj is not None:
-            # HiGHS stops at mip_rel_gap: call it optimal only at that tolerance (as HiGHS does)
-            pass
-    elif kind == "limit":
-        status = FEASIBLE if has_primal else ERROR
-    else:
-        status = kind
-    msg = ""
-    if status == ERROR and kind == "limit":
-        msg = f"{termination} before any feasible solution was found"
-    elif status == ERROR:
-        msg = f"HiGHS stopped with model status '{termination}'"
-    elif status == INFEASIBLE:
-        msg = "the constraints admit no plan (HiGHS proved the model infeasible)"
     res = SolveResult(
         status=status,
         termination=termination,
         objective=obj,
         bound=bound,
         gap=(0.0 if (status == OPTIMAL and not lp.is_mip) else gap_of(obj, bound)),
-        x=x,
+        x=x if status in (OPTIMAL, FEASIBLE) else None,
         time_s=time.perf_counter() - t0,
         path=path,
         message=msg,
         nodes=int(info.mip_node_count) if lp.is_mip else None,
         iterations=int(info.simplex_iteration_count),
+        engine_status=name,
     )
     if start is not None and lp.is_mip:
         _keep_start_if_better(res, lp, start)
