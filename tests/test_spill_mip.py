@@ -122,7 +122,10 @@ def test_time_limited_method_is_never_worse_than_its_heuristic_start():
     assert plan.extra["start"] == "heuristic"
     assert plan.status in ("feasible", "optimal")
     assert plan.objective >= plan.extra["start_objective"] - 1e-6
-    assert plan.bound >= plan.objective - 1e-6
+    if plan.status == "feasible":  # stopped by the limit: a bound only if the root LP finished
+        assert plan.termination == "time_limit"
+    if plan.bound is not None:
+        assert plan.bound >= plan.objective - 1e-6
     counts = first_choice_counts(inst, None, 50, 0)
     f = build_spill_mip(inst, counts)
     x = complete_start(f, plan.stock[np.asarray(f.info["products"])])

@@ -33,6 +33,7 @@ import scipy.sparse.linalg as spla
 
 from ..instance import Instance
 from ..solver import SolverOptions, highs_from_lp
+from ..solver.highs import run
 from ..solver.linear import LinearProgram, LPBuilder
 from ..solver.status import ERROR, OPTIMAL, Termination, from_highs
 from .formulation import Formulation
@@ -272,7 +273,7 @@ class SAALPResult:
 def _run(lp: LinearProgram, options: SolverOptions) -> tuple[Any, Termination, str]:
     """Solve ``lp``; (HiGHS, termination, message), termination ``optimal`` only at an optimum."""
     h = highs_from_lp(lp, options)
-    h.run()
+    run(h, options)
     ms = h.getModelStatus()
     has = h.getInfo().primal_solution_status == 2
     status, term, msg = from_highs(ms, has, h.modelStatusToString(ms))

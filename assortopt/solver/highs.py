@@ -250,8 +250,49 @@ def solve_lp(
         sol.col_value = np.asarray(start, dtype=np.float64)
         sol.value_valid = True
         h.setSolution(sol)
-    h.run()
+    run(h, options)
     return _collect(h, lp, t0, "fast", start=start)
+
+
+#: How far past its time limit a HiGHS run may go before it is interrupted from outside.
+OVERRUN_GRACE = 0.02
+
+
+def run(h: Any, options: SolverOptions) -> None:
+    """``h.run()`` with the time limit enforced from outside as well.
+
+    HiGHS checks ``time_limit`` only at some points (not inside presolve or a long simplex
+    phase, as measured in README, "Time limits"); its interrupt callbacks are asked often, so
+    they stop the run once the wall clock passes the limit (plus `OVERRUN_GRACE` of it). The
+    run then ends with model status ``Interrupt``, which `from_highs` reports, and this
+    function records the cause on ``h`` so `_collect` can call it a time limit.
+    """
+    limit = options.time_limit
+    if limit is None:
+        h.run()
+        return
+    import highspy
+
+    deadline = time.perf_counter() + limit * (1.0 + OVERRUN_GRACE) + 0.05
+    fired: list[bool] = []
+
+    def stop(kind: Any, message: str, data_out: Any, data_in: Any, user: Any) -> None:
+        if time.perf_counter() > deadline:
+            data_in.user_interrupt = True
+            if not fired:
+                fired.append(True)
+
+    cb = highspy.cb.HighsCallbackType
+    kinds = (cb.kCallbackSimplexInterrupt, cb.kCallbackIpmInterrupt, cb.kCallbackMipInterrupt)
+    h.setCallback(stop, None)
+    for k in kinds:
+        h.startCallback(k)
+    try:
+        h.run()
+    finally:
+        for k in kinds:
+            h.stopCallback(k)
+    h.assortopt_deadline_hit = bool(fired)
 
 
 def _write_model(h: Any, path: str) -> None:
@@ -268,6 +309,9 @@ def _collect(
     name = h.modelStatusToString(ms)
     has_primal = info.primal_solution_status == 2
     status, termination, msg = from_highs(ms, has_primal, name)
+    if termination is Termination.INTERRUPTED and getattr(h, "assortopt_deadline_hit", False):
+        termination = Termination.TIME_LIMIT
+        msg = msg.replace(name, "time limit reached")
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_primal else None
     obj = float(info.objective_function_value) if has_primal else None
     bound: float | None = None
