@@ -74,9 +74,9 @@ def test_sample_path_scenarios_rebuild_the_mip_ef():
     import mpisppy.utils.sputils as sputils
 
     from assortopt.methods.base import PlanRequest, get_method
-    from assortopt.solver.pyomo_bridge import compile_model as _compile
     from assortopt.mpi import scenario_creator, scenario_names_creator
     from assortopt.solver import solve_lp
+    from assortopt.solver.pyomo_bridge import compile_model as _compile
 
     kw = {"inst_path": str(TINY), "method": "mip", "num_scens": 8, "seed": 3}
     ef = sputils.create_EF(
