@@ -1,13 +1,7 @@
-"""The LP upper bound on expected profit (Feldman & Topaloglu's assortment LP with margins).
+"""The LP upper bound as a `Formulation`, for research use (add constraints, inspect duals).
 
-    max  T · Σ_i m_i π_i
-    s.t. π_i + z_i − Σ_j ρ_ji z_j = λ_i     (balance, every product i)
-         T · Σ_i c_i π_i ≤ W                 (budget, only when the instance has one)
-         π, z ≥ 0
-
-m = price − cost, T = E[customers]. Every plan's expected profit is at most the optimum, and
-the support of π at an optimal vertex is an optimal single-customer assortment S*. The
-validity conditions and the proof sketch are in models/lp_bound.md.
+The LP itself, its validity and `lp_bound` (the solve every method calls) live in
+`assortopt.bound`; models/lp_bound.md has the math. This module wraps the same arrays.
 """
 
 from __future__ import annotations
