@@ -48,6 +48,8 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import as_generator, child_seeds
 from ..streams import Stream
+from .mc import choice_probabilities as mc_probs
+from .mc import offered_mask
 
 __all__ = [
     "MAX_SUBSETS",
@@ -274,8 +276,6 @@ class OnlineChoiceModel:
         when at most ``max_subsets`` consideration sets per query, else Monte Carlo over
         ``samples`` (q, C) draws from ``seed`` (the MNL part stays closed-form).
         """
-        from .mc import offered_mask
-
         mask = np.ones(self.n, bool) if offered is None else offered_mask(self, offered)  # type: ignore[arg-type]
         scen = self._scenarios(self.resolved_mode(mode, max_subsets), samples, seed)
         return self._evaluate(mask.astype(np.float64), scen, pairs=False)[0]
@@ -440,8 +440,6 @@ def calibration_error(
     P_true ≥ ``rel_floor``), ``max_tv`` (largest total variation ½Σ|ΔP| over a set), ``n_sets``,
     ``mode``.
     """
-    from .mc import choice_probabilities as mc_probs
-
     m = model.aligned_to(instance.ids)
     rng = as_generator(seed)
     mode = m.resolved_mode(mode)
