@@ -4,12 +4,12 @@
 how unsatisfied customers substitute (the transition matrix ρ), the common parameters fix
 everything else (arrivals, prices, costs, customers, constraints). The catalogue size N and the
 number of customers T are independent, so with a heavy tail most products can sit in the long tail
-(T·λ_i < 1), the regime the paper's assortment step targets (PAPER-NOTES §10).
+(T·λ_i < 1), the regime the paper's assortment step targets (README.md).
 
 Families (``FAMILIES``):
 
 ``mnl``
-    The Markov chain induced by an MNL model (exact, PAPER-NOTES §8): utilities
+    The Markov chain induced by an MNL model (exact; `assortopt.choice.mnl`): utilities
     ``u = U·w/Σw`` with ``U = (1 − λ0)/λ0``, so λ_i = u_i/(1+U), ρ_ij = u_j/(1+U−u_i). Dense.
     The share who leave is fixed by ``no_purchase`` (exit_i = 1/(1+U−u_i)); ``leave`` is refused.
 ``dense``
@@ -27,7 +27,8 @@ Families (``FAMILIES``):
     mass ∝ ``decay`` (default 0.5) to the power of the distance in that order.
 ``online``
     The Markov chain calibrated to a multi-step online choice model (search, examination, MNL);
-    see `assortopt.choice.online.generate_online`, which also returns the ground-truth model.
+    see `generate_online`, which also returns the ground-truth model
+    (`assortopt.choice.online.OnlineChoiceModel`), and ``ONLINE_DEFAULTS`` for its parameters.
 
 Common parameters (all optional): ``tail`` ("zipf" with ``alpha``, "pareto" with ``shape``,
 "lognormal" with ``sigma``), ``no_purchase`` (λ0, default 0.3), ``leave`` (exit probability of
@@ -58,14 +59,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from .choice.mnl import mnl_to_mc
+from .choice.online import OnlineChoiceModel, calibration_error, examination_probabilities
+from .choice.online_io import write_generated
 from .exceptions import OptionError
 from .instance import Instance
 
 __all__ = [
     "FAMILIES",
     "COMMON_DEFAULTS",
+    "ONLINE_DEFAULTS",
     "generate",
     "generate_file",
+    "generate_online",
     "heavy_tail_weights",
     "parse_params",
 ]
@@ -303,6 +308,54 @@ def _subst_vertical(n, arrival, rng, p):
     return _rows_to_csr(n, rows, cols, w, 1.0 - exit_), {"attribute": attr}
 
 
+ONLINE_DEFAULTS: dict[str, Any] = {
+    "queries_per_product": 0.5,
+    "query_alpha": 1.0,
+    "list_length": 10,
+    "examination": "log",
+    "top_k": 5,
+    "category_size": [5, 20],
+    "outside_share": 0.2,
+    "relevance_noise": 1.0,
+    "mode": "auto",
+    "samples": 200_000,
+    "error_sets": 20,
+}
+
+
+def _build_queries(
+    n: int, v: np.ndarray, rng: np.random.Generator, p: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Result lists: each category gets queries; a list holds mostly products of its category
+    (every product anchored in at least one list) plus a share from elsewhere, ranked by
+    relevance log v + Gumbel noise."""
+    length = int(p["list_length"])
+    if length < 1:
+        raise OptionError(f"list_length must be >= 1, got {length}")
+    share = float(p["outside_share"])
+    if not 0 <= share < 1:
+        raise OptionError(f"outside_share must lie in [0, 1), got {share}")
+    cat = categories(n, p["category_size"], rng)
+    n_in = max(1, round(length * (1.0 - share)))
+    offsets, items = [0], []
+    for c in range(int(cat.max()) + 1):
+        members = np.flatnonzero(cat == c)
+        others = np.flatnonzero(cat != c)
+        n_q = max(-(-members.size // n_in), round(float(p["queries_per_product"]) * members.size))
+        anchors = rng.permutation(members)
+        for j in range(n_q):
+            anchored = anchors[j::n_q]
+            rest = np.setdiff1d(members, anchored)
+            k_in = min(n_in, members.size) - anchored.size
+            inside = np.concatenate([anchored, rng.choice(rest, max(0, k_in), replace=False)])
+            k_out = min(length - inside.size, others.size)
+            chosen = np.concatenate([inside, rng.choice(others, k_out, replace=False)])
+            score = np.log(v[chosen]) + float(p["relevance_noise"]) * rng.gumbel(size=chosen.size)
+            items.append(chosen[np.argsort(-score, kind="stable")])
+            offsets.append(offsets[-1] + chosen.size)
+    return np.array(offsets), np.concatenate(items).astype(np.int32)
+
+
 _Subst = Callable[[int, np.ndarray, np.random.Generator, dict[str, Any]], Any]
 
 #: family name → (its own parameters with defaults, substitution builder or None)
@@ -315,7 +368,7 @@ FAMILIES: dict[str, tuple[dict[str, Any], _Subst | None]] = {
         _subst_cluster,
     ),
     "vertical": ({"attribute": [50.0, 100.0], "width": 3, "decay": 0.5}, _subst_vertical),
-    "online": ({}, None),  # parameters: assortopt.choice.online.ONLINE_DEFAULTS
+    "online": (ONLINE_DEFAULTS, None),  # built by generate_online
 }
 
 
@@ -324,10 +377,6 @@ def _resolve(family: str, params: dict[str, Any]) -> dict[str, Any]:
     if family not in FAMILIES:
         raise OptionError(f"unknown family {family!r} (choose {', '.join(FAMILIES)})")
     own = FAMILIES[family][0]
-    if family == "online":
-        from .choice.online import ONLINE_DEFAULTS
-
-        own = ONLINE_DEFAULTS
     allowed = {**COMMON_DEFAULTS, **own}
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -443,8 +492,6 @@ def generate(family: str, n_products: int, customers: float, seed: int, **params
         Unknown family or parameter, or a value out of range.
     """
     if family == "online":
-        from .choice.online import generate_online
-
         return generate_online(n_products, customers, seed, **params)[0]
     p = _resolve(family, params)
     n = int(n_products)
@@ -464,10 +511,10 @@ def generate(family: str, n_products: int, customers: float, seed: int, **params
         res = FAMILIES[family][1](n, arrival, g_sub, p)  # type: ignore[misc]
         rho, labels = res if isinstance(res, tuple) else (res, {})
         extra.update({key: val.tolist() for key, val in labels.items()})
-    return _finish(family, n, customers, seed, p, arrival, rho, price, cost, kw, extra)
+    return _finish(family, n, seed, p, arrival, rho, price, cost, kw, extra)
 
 
-def _finish(family, n, customers, seed, p, arrival, rho, price, cost, kw, extra) -> Instance:
+def _finish(family, n, seed, p, arrival, rho, price, cost, kw, extra) -> Instance:
     name = p["name"] or f"{family}-n{n}-t{kw['customers_mean']}-s{seed}"
     params = {k: v for k, v in p.items() if k != "name" or v is not None}
     meta: dict[str, Any] = {
@@ -492,6 +539,63 @@ def _finish(family, n, customers, seed, p, arrival, rho, price, cost, kw, extra)
     )
 
 
+def generate_online(
+    n_products: int, customers: float, seed: int, **params: Any
+) -> tuple[Instance, OnlineChoiceModel]:
+    """A multi-step online choice model and the Markov chain instance calibrated to it.
+
+    Products get heavy-tailed MNL weights v (``tail``/``alpha``/``shape``/``sigma``), random
+    categories; each category gets about ``queries_per_product``·size queries whose result
+    lists (``list_length``, a share ``outside_share`` from other categories) are ranked by
+    relevance; query popularity is Zipf(``query_alpha``) in random order; examination is
+    ``examination`` ("log", "topk" with ``top_k``, or a list). v0 is solved so that
+    P(no purchase | all) = ``no_purchase``. The chain is calibrated (``mode``, ``samples``)
+    and its error on ``error_sets`` random offer sets is recorded in
+    ``metadata["calibration"]``. Products are renumbered by λ rank (p0001 most chosen).
+    Prices, costs and constraints follow the common parameters (module docstring).
+    """
+    p = _resolve("online", params)
+    n = int(n_products)
+    w_prod, price, cost, kw = common_parts(n, customers, seed, p)
+    g = _seeds(seed)[_SUBST]
+    v = w_prod * n
+    offsets, items = _build_queries(n, v, g, p)
+    n_q = offsets.size - 1
+    zipf = np.arange(1, n_q + 1, dtype=np.float64) ** (-float(p["query_alpha"]))
+    w = np.empty(n_q)
+    w[g.permutation(n_q)] = zipf / zipf.sum()
+    e = examination_probabilities(p["examination"], int(np.diff(offsets).max()), int(p["top_k"]))
+    ids = tuple(f"x{i}" for i in range(n))
+    model = OnlineChoiceModel(ids, offsets, items, w, e, v, 1.0)
+    mode = model.resolved_mode(p["mode"])
+    samples = int(p["samples"])
+    # the v0 solve and the calibration see the same draws (one fresh _EXTRA stream each)
+    model = model.with_no_purchase_share(
+        float(p["no_purchase"]), mode, samples, _seeds(seed)[_EXTRA]
+    )
+    info: dict[str, Any] = {}
+    arrival, rho = model.calibrate(mode, samples, _seeds(seed)[_EXTRA], info=info)
+    # renumber products by λ rank
+    order = np.lexsort((np.arange(n), -arrival))
+    new_ids = list(ids)
+    final_ids = product_ids(n)
+    for rank, old in enumerate(order):
+        new_ids[old] = final_ids[rank]
+    model = OnlineChoiceModel(tuple(new_ids), offsets, items, w, e, v, model.v0).aligned_to(
+        final_ids
+    )
+    arrival = arrival[order]
+    rho = sp.csr_array(rho[order][:, order])
+    inst = _finish("online", n, seed, p, arrival, rho, price, cost, kw, {"calibration": info})
+    if int(p["error_sets"]) > 0:
+        info["error"] = calibration_error(
+            model, inst, int(p["error_sets"]), seed=int(seed), mode=mode, samples=samples
+        )
+        inst.metadata["calibration"] = info
+    model.metadata.update({"generator": inst.metadata["generator"], "instance": inst.name})
+    return inst, model
+
+
 def generate_file(
     family: str,
     n_products: int,
@@ -505,8 +609,6 @@ def generate_file(
     For "online" the ground-truth model is written next to it (``X.online.json`` for ``X.json``)
     and named in the instance's ``metadata["ground_truth"]``. Returns the instance as written.
     """
-    from .choice.online import generate_online, write_generated
-
     if family == "online":
         inst, model = generate_online(n_products, customers, seed, **params)
         return write_generated(inst, path, ground_truth=model)

@@ -117,7 +117,7 @@ def scenario_data(inst_path: str, method: str, scenarios: int, seed: int) -> Sce
         raise OptionError(f"scenarios must be >= 1, got {scenarios}")
     inst = load_instance(inst_path)
     if method in ("saa-lp-all", "spill-mip"):
-        from .models.saa_lp import _drop_self_loops
+        from .choice.mc import drop_self_loops
         from .models.scenario_data import first_choice_counts
         from .models.spill_mip import max_inflow
 
@@ -125,7 +125,7 @@ def scenario_data(inst_path: str, method: str, scenarios: int, seed: int) -> Sce
         data = ScenarioData(inst, method, scenarios, seed, np.arange(inst.n), counts=counts)
         # the K-scenario spill MIP's big-M (build_spill_mip): the largest inflow over all K;
         # also a valid stock bound of the SAA-LP (a unit beyond it never sells)
-        vmax = max_inflow(_drop_self_loops(inst.transitions), counts)
+        vmax = max_inflow(drop_self_loops(inst.transitions), counts)
         data.stock_hi = np.maximum(np.ceil(vmax.max(axis=0) - 1e-9), 0.0)
         if method == "spill-mip":
             data.need_carry = bool(np.any(inst.fixed_cost > 0)) or inst.max_products is not None

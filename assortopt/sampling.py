@@ -3,7 +3,7 @@
 A Markov chain customer's list is the order of first visits of her walk as if nothing were
 available, until she leaves (or every product has been visited). It is never cut short: chains
 whose customers rarely leave (an MNL model turned into a chain with large utilities) are the
-hard case, and every method here stays exact on them (PAPER-NOTES §4):
+hard case, and every method here stays exact on them (README.md, preference lists):
 
 ``walk``
     step by step, recording first visits. Exact; slow when exits are rare.
@@ -13,16 +13,18 @@ hard case, and every method here stays exact on them (PAPER-NOTES §4):
     product at a time (bordered inverse, subtraction-free, see `assortopt._kernels`).
 ``mnl``
     for MNL-induced chains (`detect_mnl`): draws without replacement ∝ u_j, ending when the
-    outside option (weight 1) is drawn. Same law as the walk's first visits (PAPER-NOTES §8).
+    outside option (weight 1) is drawn. Same law as the walk's first visits (see
+    `assortopt.choice.mnl`).
 ``hybrid``
     walk, and once a customer has made many steps without a new visit (48 + m³/16 with m
     products listed so far), jump for the rest of her list (exact by the Markov property).
 ``auto``
     ``mnl`` when the chain is MNL-induced, otherwise ``hybrid``.
 
-Seeds: counts come from ``np.random.default_rng(seed)``; lists from per-block child seeds of
-``seed`` (`assortopt.rng.child_seeds`, blocks of ``SCENARIO_BLOCK`` scenarios) mixed with the
-scenario index inside the kernel, so scenario k's customers never depend on chunking or threads.
+Seeds (normalised by `assortopt.rng.seed_sequence`): counts come from
+``np.random.default_rng(seed)``; lists from per-block child seeds of ``seed``
+(`assortopt.rng.child_seeds`, blocks of ``SCENARIO_BLOCK`` scenarios) mixed with the scenario
+index inside the kernel, so scenario k's customers never depend on chunking or threads.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 from . import _kernels
 from .exceptions import OptionError
 from .instance import Instance
-from .rng import as_generator, child_seeds
+from .rng import as_generator, child_seeds, seed_sequence
 from .streams import Stream
 
 __all__ = [
@@ -63,7 +65,11 @@ class ListSampler(Protocol):
     def n_products(self) -> int: ...
 
     def sample_lists(self, counts: np.ndarray, seed: Any) -> Stream:
-        """Scenario k gets ``counts[k]`` customers; the same seed gives the same stream."""
+        """Scenario k gets ``counts[k]`` customers; the same seed gives the same stream.
+
+        ``seed`` is anything `assortopt.rng.seed_sequence` takes; `sample_streams` passes a
+        ``SeedSequence``.
+        """
         ...
 
 
@@ -102,16 +108,6 @@ def detect_mnl(inst: Instance, rtol: float = 1e-9) -> np.ndarray | None:
     if not np.allclose(rho.data, expected, rtol=rtol, atol=0.0):
         return None
     return u
-
-
-def _seed_base(seed: Any) -> np.random.SeedSequence | int:
-    if seed is None:
-        raise OptionError("an explicit seed is required (got None)")
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63 - 1))
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    return int(seed)
 
 
 class MarkovChainSampler:
@@ -190,7 +186,7 @@ class MarkovChainSampler:
             raise OptionError("customer counts must be >= 0")
         n_scen = len(counts)
         n_blocks = max(1, -(-n_scen // SCENARIO_BLOCK))
-        seeds = child_seeds(_seed_base(seed), n_blocks)
+        seeds = child_seeds(seed, n_blocks)
         starts = list(range(0, n_scen, self.chunk)) or [0]
         jobs = [(counts[s : s + self.chunk], s) for s in starts]
         if self.threads > 1 and len(jobs) > 1:
@@ -224,7 +220,7 @@ def sample_streams(
     The same seed gives identical arrays. Raises `OptionError` for a negative number of
     scenarios, a missing seed, or a sampler over a different number of products.
     """
-    base = _seed_base(seed)
+    base = seed_sequence(seed)
     sampler = default_sampler(inst) if sampler is None else sampler
     if sampler.n_products != inst.n:
         raise OptionError(f"sampler has {sampler.n_products} products, the instance has {inst.n}")

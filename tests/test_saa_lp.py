@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from assortopt.choice.mc import drop_self_loops
 from assortopt.instance import Instance
-from assortopt.models.saa_lp import _Complement, _drop_self_loops, build_saa_lp, solve_saa_lp
+from assortopt.models.saa_lp import _Complement, build_saa_lp, solve_saa_lp
 from assortopt.models.scenario_data import counts_from_stream, first_choice_counts
 from assortopt.solver import SolverOptions
 from assortopt.streams import Stream
@@ -278,7 +279,7 @@ def test_decomposition_bounds_stay_valid_without_exact_solves():
     d = first_choice_counts(inst, None, 12, seed=5)  # a draw where sell-first is not optimal
     mono = solve_saa_lp(inst, d, method="monolithic").objective
     never = _NeverExact()
-    chain = _drop_self_loops(inst.transitions)
+    chain = drop_self_loops(inst.transitions)
     rev, ucost = inst.price - inst.salvage, inst.cost - inst.salvage
     q, f, _, st, _ = benders(
         chain, d, rev, ucost, inst.cost, None, tol=1e-7, max_iter=60, exact=never
@@ -298,14 +299,14 @@ def test_scenario_solver_stops_at_its_deadline():
 
     inst = random_instance(12, 4, T=20)
     d = first_choice_counts(inst, None, 5, seed=0).astype(float)
-    subs = LocalScenarios(_drop_self_loops(inst.transitions), inst.price, d, SolverOptions())
+    subs = LocalScenarios(drop_self_loops(inst.transitions), inst.price, d, SolverOptions())
     q = np.ones(12)
     done = subs.solve(q, np.arange(5), deadline=time.perf_counter() - 1.0)[0]
     assert not done.any()
     done, val, *_ = subs.solve(q, np.arange(5))
     assert done.all()
     # a fresh instance started from another scenario's basis gives the same values
-    again = LocalScenarios(_drop_self_loops(inst.transitions), inst.price, d, SolverOptions())
+    again = LocalScenarios(drop_self_loops(inst.transitions), inst.price, d, SolverOptions())
     again.solve(q, np.array([4]))
     np.testing.assert_allclose(again.solve(q, np.arange(5))[1], val, rtol=1e-9, atol=1e-9)
 
@@ -322,3 +323,57 @@ def test_decomposition_progress_goes_to_stderr(capsys):
     # the incumbent value printed each iteration never decreases (serious steps only raise it)
     values = [float(ln.split(" value ")[1].split()[0]) for ln in lines[:-1]]
     assert values == sorted(values)
+
+
+def _trap_instance(customers: int = 1) -> Instance:
+    """``i`` ↔ ``a`` is a closed cycle (ρ_ia = ρ_ai = 1) and ``j`` sends half its customers to i.
+
+    On S = {i, j} the reduced chain has ρ^S_ii = 1: with i sold out a customer at i walks
+    i, a, i, … forever and never buys, so the row of i must lead nowhere (she leaves).
+    """
+    rho = sp.csr_array(([1.0, 1.0, 0.5], ([0, 1, 2], [1, 0, 0])), shape=(3, 3))
+    return Instance(
+        ids=("i", "a", "j"),
+        price=np.array([5.0, 4.0, 6.0]),
+        cost=np.array([2.0, 1.0, 1.0]),
+        arrival=np.array([0.3, 0.2, 0.4]),
+        transitions=rho,
+        customers_mean=customers,
+    )
+
+
+def test_self_loop_of_one_means_she_leaves_in_both_chain_users() -> None:
+    from assortopt.choice.mc import chain_probabilities, choice_probabilities, reduced_chain
+    from assortopt.exact import expected_profit
+
+    inst = _trap_instance()
+    s_mask = np.array([True, False, True])
+    lam_s, rho_s, pos = reduced_chain(inst, s_mask)
+    assert pos.tolist() == [0, 2]
+    np.testing.assert_allclose(rho_s.toarray(), [[0.0, 0.0], [0.5, 0.0]], atol=1e-15)
+    # choice user: the reduced chain's probabilities equal the full chain's and the exact DP's
+    # (one customer, one unit of every offered product) on every offer set A ⊆ S
+    for a_set in ([True, False], [False, True], [True, True]):
+        a = np.array(a_set)
+        p_red = chain_probabilities(lam_s, rho_s, a)[0]
+        full = np.zeros(3, bool)
+        full[pos[a]] = True
+        np.testing.assert_allclose(p_red, choice_probabilities(inst, full)[pos], atol=1e-12)
+        dp = expected_profit(inst, full.astype(int))
+        assert dp == pytest.approx(inst.price[pos] @ p_red - inst.cost[full].sum(), abs=1e-12)
+    # the input chain is not modified, a self-loop row of 1 becomes empty
+    loops = sp.csr_array(np.array([[1.0, 0.0], [0.25, 0.5]]))
+    np.testing.assert_array_equal(drop_self_loops(loops).toarray(), [[0.0, 0.0], [0.5, 0.0]])
+    np.testing.assert_array_equal(loops.toarray(), [[1.0, 0.0], [0.25, 0.5]])
+    # SAA-LP user: i does not pay (price below cost), so every customer reaching i spills along
+    # the row of i; at the mean demand the fluid optimum stocks j for its own first choices only
+    # and earns T·(r_j − c_j)·P_j({j}) with P from the full chain
+    t = 100
+    inst = _trap_instance(t).replace(price=np.array([0.5, 4.0, 6.0]))
+    counts = (t * lam_s)[None, :]
+    f = build_saa_lp(inst, counts, s_mask)
+    res = f.solve(SolverOptions(threads=1))
+    p_j = choice_probabilities(inst, np.array([False, False, True]))[2]
+    assert p_j == pytest.approx(0.4, abs=1e-12)
+    assert res.objective == pytest.approx(t * (6.0 - 1.0) * p_j, rel=1e-9)
+    assert f.stock(res.x, inst.n).tolist() == [0, 0, round(t * p_j)]

@@ -429,7 +429,7 @@ def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> 
         raise w.error(f"{key}.{clash[0]}", "set it with the grid's tail and margin lists")
     for fam in families:
         if fam == "online":
-            from ..choice.online import ONLINE_DEFAULTS as own
+            from ..generators import ONLINE_DEFAULTS as own
         else:
             own = FAMILIES[fam][0]
         allowed = set(COMMON_DEFAULTS) | set(own)

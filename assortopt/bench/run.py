@@ -139,7 +139,7 @@ def _make_instance(cell: Cell):
 
     kw = cell.generator_kwargs()
     if cell.family == "online":
-        from ..choice.online import generate_online
+        from ..generators import generate_online
 
         return generate_online(cell.n, cell.customers, cell.seed, **kw)
     return generate(cell.family, cell.n, cell.customers, cell.seed, **kw), None

@@ -7,7 +7,7 @@ leaves with 1 − Σ_j ρ_ij. For an offer set S (S̄ = the rest) the balance eq
     P_j + R_j = λ_j + Σ_i ρ_ij R_i,     P = 0 off S,  R = 0 on S
 
 give the purchase probabilities P and the expected visits R to unoffered products:
-``R_S̄ = (I − ρ_S̄S̄ᵀ)^{-1} λ_S̄`` and ``P_j = λ_j + Σ_{i∈S̄} ρ_ij R_i`` for j ∈ S (PAPER-NOTES §3).
+``R_S̄ = (I − ρ_S̄S̄ᵀ)^{-1} λ_S̄`` and ``P_j = λ_j + Σ_{i∈S̄} ρ_ij R_i`` for j ∈ S (models/lp_bound.md).
 
 The S̄ block is solved sparsely: a direct sparse LU when it is small, otherwise BiCGSTAB
 (several right-hand sides at once) with the true residual checked, falling back to the LU.
@@ -15,9 +15,10 @@ LU fill-in on random sparse substitution graphs grows like n² (an expander has 
 elimination order), whereas Krylov iterations stay at a few dozen sparse products even when
 exits are rare, because such chains mix fast.
 
-Chains whose rows may sum to 1 are handled as PAPER-NOTES §3 says: only products from which a
-walk can reach S or the exit enter the solve; a walk that reaches a product from which it can
-never be absorbed never buys (counted in P_0, its visits R are infinite).
+Chains whose rows may sum to 1 are handled so: only products from which a walk can reach S or
+the exit enter the solve; a walk that reaches a product from which it can never be absorbed
+never buys (counted in P_0, its visits R are infinite). `drop_self_loops` treats a self-loop of
+1 the same way (the customer leaves).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "chain_probabilities",
     "choice_details",
     "choice_probabilities",
+    "drop_self_loops",
     "offered_mask",
     "reduced_chain",
 ]
@@ -327,10 +329,15 @@ def absorption(inst: Instance, offered: Any) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- reduced chain
-def _drop_self_loops(r: np.ndarray | sp.csr_array) -> sp.csr_array:
-    """Remove the diagonal and rescale each row by 1/(1 − ρ_ii); a row with ρ_ii = 1 (a walk
-    that only ever returns) becomes 0: she never buys anything else."""
-    r = sp.csr_array(r, dtype=np.float64)
+def drop_self_loops(r: np.ndarray | sp.csr_array) -> sp.csr_array:
+    """Remove the diagonal and rescale each row by 1/(1 − ρ_ii) (a return changes nothing).
+
+    A row with ρ_ii = 1 (to 1e-15) becomes 0: a customer at i comes back to i forever while i is
+    unavailable, so she never buys anything else from there; she leaves. The one self-loop
+    handler of the package (the reduced chain here, the SAA-LP's chains in
+    `assortopt.models.saa_lp`); the input is never modified.
+    """
+    r = sp.csr_array(r, dtype=np.float64, copy=True)
     d = r.diagonal()
     if not np.any(d):
         r.eliminate_zeros()
@@ -345,7 +352,7 @@ def _drop_self_loops(r: np.ndarray | sp.csr_array) -> sp.csr_array:
 
 
 def reduced_chain(inst: Instance, offered_mask: Any) -> tuple[np.ndarray, sp.csr_array, np.ndarray]:
-    """The exact stochastic complement of the chain on S (PAPER-NOTES §6).
+    """The exact stochastic complement of the chain on S (models/saa_lp.md, "Chain").
 
     Products outside S are passed through: ``λ^S = P_{·,S}``, ``ρ^S_ij = ρ_ij + Σ_{l∉S} ρ_il
     h_l(j)``, then self-loops are dropped and rows rescaled by ``1/(1 − ρ^S_ii)``. For every
@@ -368,13 +375,13 @@ def reduced_chain(inst: Instance, offered_mask: Any) -> tuple[np.ndarray, sp.csr
     a_idx = np.flatnonzero(good)
     rho_ss = rho[pos][:, pos]
     if len(a_idx) == 0 or k == n:
-        return arrival_s, _drop_self_loops(rho_ss), pos
+        return arrival_s, drop_self_loops(rho_ss), pos
     rho_sa = sp.csr_array(rho[pos][:, a_idx])
     rho_as = sp.csr_array(rho[a_idx][:, pos])
     rows_f = np.flatnonzero(np.diff(rho_sa.indptr) > 0)  # S rows that leave S into A
     cols_c = np.flatnonzero(np.bincount(rho_as.indices, minlength=k) > 0)  # S entered from A
     if len(rows_f) == 0 or len(cols_c) == 0:
-        return arrival_s, _drop_self_loops(rho_ss), pos
+        return arrival_s, drop_self_loops(rho_ss), pos
     m = _identity_minus(rho[a_idx][:, a_idx])
     g = np.zeros((k, k))
     if len(cols_c) <= len(rows_f):
@@ -384,4 +391,4 @@ def reduced_chain(inst: Instance, offered_mask: Any) -> tuple[np.ndarray, sp.csr
         y = _solve(sp.csr_array(m.T), rho_sa[rows_f].toarray().T)  # (|A|, |F|)
         g[rows_f] = np.maximum(y, 0.0).T @ rho_as
     full = rho_ss + sp.csr_array(g)
-    return arrival_s, _drop_self_loops(full), pos
+    return arrival_s, drop_self_loops(full), pos

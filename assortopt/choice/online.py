@@ -1,4 +1,4 @@
-"""The multi-step online choice model: search, examination, MNL purchase (PAPER-NOTES §8).
+"""The multi-step online choice model: search, examination, MNL purchase.
 
 A customer (1) issues query q with probability w_q (heavy-tailed popularity); the engine returns a
 ranked result list L(q); (2) she examines position k of the list with probability e_k,
@@ -19,6 +19,9 @@ a mixture of MNLs, hence a random-utility model. Two uses:
   ``ρ_ij = (P(j | N∖{i}) − P(j | N)) / P(i | N)``. The calibrated chain reproduces the model on
   the N+1 sets N and N∖{i} by construction; `calibration_error` measures it on other sets.
 
+The sidecar file (``X.online.json``) is read and written by `assortopt.choice.online_io`; the
+random family that draws such models is ``generate_online`` in `assortopt.generators`.
+
 Exact versus Monte Carlo. Positions with ``0 < e_k < 1`` make 2^m consideration sets per query;
 ``mode="exact"`` enumerates them (all queries share the same position pattern, so one subset
 table serves all of them) and is used by ``mode="auto"`` when ``2^m ≤ max_subsets`` (default
@@ -33,37 +36,28 @@ pair) entries and every ρ_ij is a sum of nonnegative terms: no cancellation, no
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import brentq
 
-from ..exceptions import InstanceError, OptionError
-from ..instance import Instance, save_instance
-from ..jsonio import read_json, write_json_atomic
+from ..exceptions import OptionError
+from ..instance import Instance
 from ..rng import as_generator, child_seeds
 from ..streams import Stream
+from .mc import choice_probabilities as mc_probs
+from .mc import offered_mask
 
 __all__ = [
-    "FORMAT",
-    "ONLINE_DEFAULTS",
+    "MAX_SUBSETS",
     "OnlineChoiceModel",
     "calibration_error",
     "examination_probabilities",
-    "generate_online",
-    "ground_truth_path",
-    "load_ground_truth",
-    "load_online_model",
-    "save_online_model",
-    "write_generated",
 ]
 
-FORMAT = "assortopt-online/1"
 MAX_SUBSETS = 4096
 _CHUNK_ENTRIES = 1 << 21  # rows × subsets per exact chunk (memory ≈ 16 MB per array)
 _SAMPLE_CHUNK = 1 << 16  # customers per sampling block (block b uses child seed b)
@@ -185,7 +179,8 @@ class OnlineChoiceModel:
     def exact_feasible(self, max_subsets: int = MAX_SUBSETS) -> bool:
         return self.n_subsets <= max_subsets
 
-    def _mode(self, mode: str, max_subsets: int) -> str:
+    def resolved_mode(self, mode: str, max_subsets: int = MAX_SUBSETS) -> str:
+        """``"exact"`` or ``"mc"``: what ``mode`` (``"auto"``, ``"exact"``, ``"mc"``) runs as."""
         if mode == "auto":
             return "exact" if self.exact_feasible(max_subsets) else "mc"
         if mode not in ("exact", "mc"):
@@ -281,10 +276,8 @@ class OnlineChoiceModel:
         when at most ``max_subsets`` consideration sets per query, else Monte Carlo over
         ``samples`` (q, C) draws from ``seed`` (the MNL part stays closed-form).
         """
-        from .mc import offered_mask
-
         mask = np.ones(self.n, bool) if offered is None else offered_mask(self, offered)  # type: ignore[arg-type]
-        scen = self._scenarios(self._mode(mode, max_subsets), samples, seed)
+        scen = self._scenarios(self.resolved_mode(mode, max_subsets), samples, seed)
         return self._evaluate(mask.astype(np.float64), scen, pairs=False)[0]
 
     def calibrate(
@@ -301,9 +294,9 @@ class OnlineChoiceModel:
         chosen (P(i | N) = 0) gets an empty row. Entries are sums of nonnegative terms, so
         nothing needs clipping; a row whose sum exceeds 1 by rounding is rescaled to 1 − 1e-12.
         If ``info`` is a dict it receives ``mode``, ``samples`` (MC), ``seed`` (MC),
-        ``clipped_negative`` (always 0, kept for the record), ``rows_rescaled``, ``max_row_sum``.
+        ``rows_rescaled``, ``max_row_sum``.
         """
-        mode = self._mode(mode, max_subsets)
+        mode = self.resolved_mode(mode, max_subsets)
         scen = self._scenarios(mode, samples, seed)
         big_p, _, inc = self._evaluate(np.ones(self.n), scen, pairs=True)
         inv = np.divide(1.0, big_p, out=np.zeros(self.n), where=big_p > 0)
@@ -319,7 +312,6 @@ class OnlineChoiceModel:
             info.update(
                 {
                     "mode": mode,
-                    "clipped_negative": 0,
                     "rows_rescaled": int(over.sum()),
                     "max_row_sum": float(sums.max()) if sums.size else 0.0,
                 }
@@ -340,13 +332,8 @@ class OnlineChoiceModel:
         if np.any(counts < 0):
             raise OptionError("counts must be >= 0")
         total = int(counts.sum())
-        base = (
-            seed
-            if isinstance(seed, np.random.SeedSequence)
-            else np.random.SeedSequence(_seed_entropy(seed))
-        )
         n_blocks = -(-total // _SAMPLE_CHUNK)
-        seeds = child_seeds(base, n_blocks) if n_blocks else []
+        seeds = child_seeds(seed, n_blocks)
         lens, parts = [], []
         for b in range(n_blocks):
             size = min(_SAMPLE_CHUNK, total - b * _SAMPLE_CHUNK)
@@ -375,7 +362,33 @@ class OnlineChoiceModel:
         take = np.arange(width)[None, :] < lengths[:, None]
         return lengths.astype(np.int64), ranked[take].astype(np.int32)
 
-    # ------------------------------------------------------------------ files
+    # ------------------------------------------------------------------ variants
+    def with_no_purchase_share(
+        self,
+        share: float,
+        mode: str = "auto",
+        samples: int = 200_000,
+        seed: Any = 0,
+        max_subsets: int = MAX_SUBSETS,
+    ) -> OnlineChoiceModel:
+        """The same model with v0 solved so that P(no purchase | everything offered) = ``share``.
+
+        P0 rises monotonically with v0, so Brent's method on log v0 ∈ [−30, 30] finds it; in
+        Monte Carlo mode every trial v0 is evaluated on the same (q, C) draws from ``seed``.
+        """
+        scen = self._scenarios(self.resolved_mode(mode, max_subsets), samples, seed)
+
+        def gap(log_v0: float) -> float:
+            m = OnlineChoiceModel(
+                self.ids, self.offsets, self.items, self.w, self.e, self.v, float(np.exp(log_v0))
+            )
+            return m._evaluate(np.ones(self.n), scen, pairs=False)[1] - share
+
+        v0 = float(np.exp(brentq(gap, -30.0, 30.0, xtol=1e-12, rtol=1e-14)))
+        return OnlineChoiceModel(
+            self.ids, self.offsets, self.items, self.w, self.e, self.v, v0, dict(self.metadata)
+        )
+
     def aligned_to(self, ids: tuple[str, ...] | list[str]) -> OnlineChoiceModel:
         """The same model with products renumbered in the order of ``ids`` (same id set)."""
         ids = tuple(ids)
@@ -397,140 +410,14 @@ class OnlineChoiceModel:
             dict(self.metadata),
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """The sidecar JSON (``assortopt-online/1``): products with weights, queries with lists."""
-        lengths = np.diff(self.offsets)
-        width = int(lengths.max()) if lengths.size else 0
-        out: dict[str, Any] = {
-            "format": FORMAT,
-            "no_purchase_weight": self.v0,
-            "examination": self.e[:width].tolist() if width else self.e.tolist(),
-            "products": [
-                {"id": pid, "weight": x} for pid, x in zip(self.ids, self.v.tolist(), strict=True)
-            ],
-            "queries": [
-                {"weight": wq, "results": [self.ids[i] for i in self.items[a:b].tolist()]}
-                for wq, a, b in zip(
-                    self.w.tolist(),
-                    self.offsets[:-1].tolist(),
-                    self.offsets[1:].tolist(),
-                    strict=True,
-                )
-            ],
-        }
-        if self.metadata:
-            out["metadata"] = self.metadata
-        return out
-
-    @staticmethod
-    def from_dict(d: Any, source: str | None = None) -> OnlineChoiceModel:
-        """Read the sidecar JSON; `InstanceError` names the file and the field on bad input."""
-
-        def fail(fld: str, msg: str) -> None:
-            raise InstanceError(fld, msg, source)
-
-        if not isinstance(d, dict):
-            fail("", "must be a JSON object (an online choice model)")
-        allowed = {"format", "no_purchase_weight", "examination", "products", "queries", "metadata"}
-        for key in d:
-            if key not in allowed:
-                fail(key, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        for key in ("no_purchase_weight", "examination", "products", "queries"):
-            if key not in d:
-                fail(key, "missing (required)")
-        if d.get("format", FORMAT) != FORMAT:
-            fail("format", f"must be {FORMAT!r}, got {d['format']!r}")
-        v0 = _num(d["no_purchase_weight"], "no_purchase_weight", fail)
-        if not v0 > 0:
-            fail("no_purchase_weight", f"must be > 0, got {v0}")
-        if not isinstance(d["examination"], list):
-            fail("examination", "must be a list of numbers")
-        e = np.array([_num(x, f"examination[{k}]", fail) for k, x in enumerate(d["examination"])])
-        bad = np.flatnonzero(~((e >= 0) & (e <= 1)))
-        if bad.size:
-            fail(f"examination[{bad[0]}]", "must lie in [0, 1]")
-        prods = d["products"]
-        if not isinstance(prods, list) or not prods:
-            fail("products", "must be a non-empty list of {id, weight}")
-        index: dict[str, int] = {}
-        v = np.empty(len(prods))
-        for k, p in enumerate(prods):
-            if not isinstance(p, dict) or set(p) != {"id", "weight"}:
-                fail(f"products[{k}]", "must be an object with keys id and weight")
-            pid = p["id"]
-            if not isinstance(pid, str) or not pid or pid in index:
-                fail(f"products[{k}].id", f"must be a new non-empty string, got {pid!r}")
-            index[pid] = k
-            v[k] = _num(p["weight"], f"products[{k}].weight", fail)
-            if not v[k] >= 0:
-                fail(f"products[{k}].weight", f"must be >= 0, got {v[k]}")
-        queries = d["queries"]
-        if not isinstance(queries, list) or not queries:
-            fail("queries", "must be a non-empty list of {weight, results}")
-        w = np.empty(len(queries))
-        offsets = [0]
-        items: list[int] = []
-        for k, q in enumerate(queries):
-            if not isinstance(q, dict) or set(q) != {"weight", "results"}:
-                fail(f"queries[{k}]", "must be an object with keys weight and results")
-            w[k] = _num(q["weight"], f"queries[{k}].weight", fail)
-            if not w[k] >= 0:
-                fail(f"queries[{k}].weight", f"must be >= 0, got {w[k]}")
-            res = q["results"]
-            if not isinstance(res, list):
-                fail(f"queries[{k}].results", "must be a list of product ids")
-            if len(res) > e.size:
-                fail(f"queries[{k}].results", f"longer than examination ({e.size} positions)")
-            for j, pid in enumerate(res):
-                if not isinstance(pid, str) or pid not in index:
-                    fail(f"queries[{k}].results[{j}]", f"unknown product id {pid!r}")
-                items.append(index[pid])
-            if len(set(res)) != len(res):
-                fail(f"queries[{k}].results", "lists a product twice")
-            offsets.append(len(items))
-        if abs(w.sum() - 1.0) > 1e-9:
-            fail("queries[*].weight", f"the query weights sum to {w.sum():.10g}, must be 1")
-        meta = d.get("metadata", {})
-        if not isinstance(meta, dict):
-            fail("metadata", "must be an object")
-        return OnlineChoiceModel(
-            tuple(index), np.array(offsets), np.array(items, dtype=np.int32), w, e, v, v0, meta
-        )
-
-
-def _num(x: Any, fld: str, fail: Any) -> float:
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        fail(fld, "must be a number")
-    if not np.isfinite(float(x)):
-        fail(fld, "must be a finite number")
-    return float(x)
-
 
 def _draw(rng: np.random.Generator, w: np.ndarray, size: int) -> np.ndarray:
     cw = np.cumsum(w)
     return np.minimum(np.searchsorted(cw, rng.random(size) * cw[-1], side="right"), w.size - 1)
 
 
-def _seed_entropy(seed: Any) -> int:
-    if seed is None:
-        raise ValueError("an explicit seed is required (got None)")
-    if isinstance(seed, np.random.Generator):
-        return int(seed.integers(0, 2**63))
-    return int(seed)
-
-
 def _jsonable_seed(seed: Any) -> Any:
     return int(seed) if isinstance(seed, int | np.integer) else str(seed)
-
-
-def save_online_model(model: OnlineChoiceModel, path: str | os.PathLike[str]) -> None:
-    """Write the model's JSON atomically."""
-    write_json_atomic(path, model.to_dict())
-
-
-def load_online_model(path: str | os.PathLike[str]) -> OnlineChoiceModel:
-    """Read a model written by `save_online_model` (raises `InstanceError` naming the file)."""
-    return OnlineChoiceModel.from_dict(read_json(path), source=str(path))
 
 
 # ====================================================================== calibration error
@@ -553,11 +440,9 @@ def calibration_error(
     P_true ≥ ``rel_floor``), ``max_tv`` (largest total variation ½Σ|ΔP| over a set), ``n_sets``,
     ``mode``.
     """
-    from .mc import choice_probabilities as mc_probs
-
     m = model.aligned_to(instance.ids)
     rng = as_generator(seed)
-    mode = m._mode(mode, MAX_SUBSETS)
+    mode = m.resolved_mode(mode)
     scen = m._scenarios(mode, samples, rng)
     abs_err, rel_err, tv = [], [], []
     for _ in range(int(n_sets)):
@@ -585,161 +470,3 @@ def calibration_error(
         "max_tv": float(max(tv)),
         "rel_floor": rel_floor,
     }
-
-
-# ====================================================================== generator
-ONLINE_DEFAULTS: dict[str, Any] = {
-    "queries_per_product": 0.5,
-    "query_alpha": 1.0,
-    "list_length": 10,
-    "examination": "log",
-    "top_k": 5,
-    "category_size": [5, 20],
-    "outside_share": 0.2,
-    "relevance_noise": 1.0,
-    "mode": "auto",
-    "samples": 200_000,
-    "error_sets": 20,
-}
-
-
-def _build_queries(
-    n: int, v: np.ndarray, rng: np.random.Generator, p: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Result lists: each category gets queries; a list holds mostly products of its category
-    (every product anchored in at least one list) plus a share from elsewhere, ranked by
-    relevance log v + Gumbel noise."""
-    from ..generators import categories
-
-    length = int(p["list_length"])
-    if length < 1:
-        raise OptionError(f"list_length must be >= 1, got {length}")
-    share = float(p["outside_share"])
-    if not 0 <= share < 1:
-        raise OptionError(f"outside_share must lie in [0, 1), got {share}")
-    cat = categories(n, p["category_size"], rng)
-    n_in = max(1, round(length * (1.0 - share)))
-    offsets, items = [0], []
-    for c in range(int(cat.max()) + 1):
-        members = np.flatnonzero(cat == c)
-        others = np.flatnonzero(cat != c)
-        n_q = max(-(-members.size // n_in), round(float(p["queries_per_product"]) * members.size))
-        anchors = rng.permutation(members)
-        for j in range(n_q):
-            anchored = anchors[j::n_q]
-            rest = np.setdiff1d(members, anchored)
-            k_in = min(n_in, members.size) - anchored.size
-            inside = np.concatenate([anchored, rng.choice(rest, max(0, k_in), replace=False)])
-            k_out = min(length - inside.size, others.size)
-            chosen = np.concatenate([inside, rng.choice(others, k_out, replace=False)])
-            score = np.log(v[chosen]) + float(p["relevance_noise"]) * rng.gumbel(size=chosen.size)
-            items.append(chosen[np.argsort(-score, kind="stable")])
-            offsets.append(offsets[-1] + chosen.size)
-    return np.array(offsets), np.concatenate(items).astype(np.int32)
-
-
-def generate_online(
-    n_products: int, customers: float, seed: int, **params: Any
-) -> tuple[Instance, OnlineChoiceModel]:
-    """A multi-step online choice model and the Markov chain instance calibrated to it.
-
-    Products get heavy-tailed MNL weights v (``tail``/``alpha``/``shape``/``sigma``), random
-    categories; each category gets about ``queries_per_product``·size queries whose result
-    lists (``list_length``, a share ``outside_share`` from other categories) are ranked by
-    relevance; query popularity is Zipf(``query_alpha``) in random order; examination is
-    ``examination`` ("log", "topk" with ``top_k``, or a list). v0 is solved so that
-    P(no purchase | all) = ``no_purchase``. The chain is calibrated (``mode``, ``samples``)
-    and its error on ``error_sets`` random offer sets is recorded in
-    ``metadata["calibration"]``. Products are renumbered by λ rank (p0001 most chosen).
-    Prices, costs and constraints follow the common parameters of `assortopt.generators`.
-    """
-    from ..generators import _finish, _resolve, _seeds, common_parts
-
-    p = _resolve("online", params)
-    n = int(n_products)
-    w_prod, price, cost, kw = common_parts(n, customers, seed, p)
-    g = _seeds(seed)[2]
-    v = w_prod * n
-    offsets, items = _build_queries(n, v, g, p)
-    n_q = offsets.size - 1
-    zipf = np.arange(1, n_q + 1, dtype=np.float64) ** (-float(p["query_alpha"]))
-    w = np.empty(n_q)
-    w[g.permutation(n_q)] = zipf / zipf.sum()
-    e = examination_probabilities(p["examination"], int(np.diff(offsets).max()), int(p["top_k"]))
-    ids = tuple(f"x{i}" for i in range(n))
-    model = OnlineChoiceModel(ids, offsets, items, w, e, v, 1.0)
-    lam0 = float(p["no_purchase"])
-    mode = model._mode(p["mode"], MAX_SUBSETS)
-    scen = model._scenarios(mode, int(p["samples"]), _seeds(seed)[3])
-
-    def gap(log_v0: float) -> float:
-        m = OnlineChoiceModel(ids, offsets, items, w, e, v, float(np.exp(log_v0)))
-        return m._evaluate(np.ones(n), scen, pairs=False)[1] - lam0
-
-    v0 = float(np.exp(brentq(gap, -30.0, 30.0, xtol=1e-12, rtol=1e-14)))
-    model = OnlineChoiceModel(ids, offsets, items, w, e, v, v0)
-    info: dict[str, Any] = {}
-    arrival, rho = model.calibrate(mode, int(p["samples"]), _seeds(seed)[3], info=info)
-    # renumber products by λ rank
-    order = np.lexsort((np.arange(n), -arrival))
-    new_ids = list(ids)
-    from ..generators import product_ids
-
-    final_ids = product_ids(n)
-    for rank, old in enumerate(order):
-        new_ids[old] = final_ids[rank]
-    model = OnlineChoiceModel(tuple(new_ids), offsets, items, w, e, v, v0).aligned_to(final_ids)
-    arrival = arrival[order]
-    rho = sp.csr_array(rho[order][:, order])
-    inst = _finish(
-        "online", n, customers, seed, p, arrival, rho, price, cost, kw, {"calibration": info}
-    )
-    if int(p["error_sets"]) > 0:
-        info["error"] = calibration_error(
-            model, inst, int(p["error_sets"]), seed=int(seed), mode=mode, samples=int(p["samples"])
-        )
-        inst.metadata["calibration"] = info
-    model.metadata.update({"generator": inst.metadata["generator"], "instance": inst.name})
-    return inst, model
-
-
-# ====================================================================== files
-def ground_truth_path(path: str | os.PathLike[str]) -> Path:
-    """``X.online.json`` next to the instance file ``X.json``."""
-    path = Path(path)
-    stem = path.name[:-5] if path.name.endswith(".json") else path.name
-    return path.with_name(stem + ".online.json")
-
-
-def write_generated(
-    inst: Instance, path: str | os.PathLike[str], ground_truth: OnlineChoiceModel | None = None
-) -> Instance:
-    """Write ``inst`` (and the ground-truth model next to it, named in ``metadata``) atomically.
-
-    Both files are written through temporary files and renames: the sidecar first, then the
-    instance that names it. Returns the instance as written.
-    """
-    if ground_truth is not None:
-        side = ground_truth_path(path)
-        meta = dict(inst.metadata)
-        meta["ground_truth"] = side.name
-        inst = inst.replace(metadata=meta)
-        save_online_model(ground_truth.aligned_to(inst.ids), side)
-    save_instance(inst, path)
-    return inst
-
-
-def load_ground_truth(
-    inst: Instance, path: str | os.PathLike[str] | None = None
-) -> OnlineChoiceModel | None:
-    """The ground-truth model named by ``inst.metadata["ground_truth"]`` (None if there is none),
-    aligned to the instance's product order. The name is resolved next to ``path`` or to
-    ``inst.source``."""
-    name = inst.metadata.get("ground_truth") if isinstance(inst.metadata, dict) else None
-    if not name:
-        return None
-    base = Path(path if path is not None else (inst.source or ".")).parent
-    model = load_online_model(base / str(name))
-    if sorted(model.ids) != sorted(inst.ids):
-        raise InstanceError("metadata.ground_truth", f"{name} lists other products", inst.source)
-    return model.aligned_to(inst.ids)

@@ -1,6 +1,6 @@
 """One builder per formulation, and `build`, the uniform entry to all of them.
 
-Every builder returns a `Formulation` (`assortopt.models.linear`): the model as arrays for HiGHS,
+Every builder returns a `Formulation` (`assortopt.models.formulation`): the model as arrays for HiGHS,
 a Pyomo ``ConcreteModel`` made on first access of ``.model`` (add your own variables,
 constraints or objective terms to it), variable blocks that map columns to products and
 scenarios, ``.solve`` (a `SolveResult`: status, incumbent, bound, gap), ``.plan`` (a `Plan`),

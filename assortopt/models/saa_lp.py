@@ -1,4 +1,4 @@
-"""The SAA-LP with fluid spill (PAPER-NOTES §6): builder and a fast exact solver.
+"""The SAA-LP with fluid spill (models/saa_lp.md): builder and a fast exact solver.
 
 For scenarios k = 1..K with first-choice counts d_ki on a product set S (`scenario_data`), stock
 q_i ≥ 0 (first stage), sales s_ki ≥ 0 and spill u_ki ≥ 0 (second stage):
@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..choice.mc import drop_self_loops
 from ..instance import Instance
 from ..solver import SolverOptions, highs_from_lp
 from ..solver.highs import run
@@ -41,19 +42,6 @@ from .scenario_data import offered_positions
 
 
 # ----------------------------------------------------------------------------- chains
-def _drop_self_loops(r: sp.csr_array) -> sp.csr_array:
-    """Remove the diagonal and rescale each row by 1/(1 − ρ_ii) (a return changes nothing)."""
-    r = sp.csr_array(r, dtype=np.float64)
-    d = r.diagonal()
-    if not np.any(d):
-        return r
-    off = (r - sp.diags_array(d)).tocsr()
-    scale = 1.0 / np.maximum(1.0 - d, 1e-300)
-    off = sp.csr_array(sp.diags_array(scale) @ off)
-    off.eliminate_zeros()
-    return off
-
-
 @dataclass
 class _Complement:
     """The chain on ``keep`` nodes with every other node passed through (stochastic complement).
@@ -73,14 +61,14 @@ class _Complement:
         pas = np.flatnonzero(~keep_mask)
         r_kk = r[keep][:, keep]
         if len(pas) == 0:
-            return _Complement(keep, pas, np.zeros((0, len(keep))), _drop_self_loops(r_kk))
+            return _Complement(keep, pas, np.zeros((0, len(keep))), drop_self_loops(r_kk))
         r_pp = r[pas][:, pas]
         r_pk = r[pas][:, keep]
         lu = spla.splu(sp.csc_matrix(sp.eye(len(pas)) - r_pp))
         h = lu.solve(np.asarray(r_pk.toarray(), dtype=np.float64))
         h = np.where(h > 1e-15, h, 0.0)
         full = r_kk.toarray() + r[keep][:, pas] @ h
-        return _Complement(keep, pas, h, _drop_self_loops(sp.csr_array(full)))
+        return _Complement(keep, pas, h, drop_self_loops(sp.csr_array(full)))
 
 
 # ----------------------------------------------------------------------------- builder
@@ -195,15 +183,15 @@ def build_saa_lp(
     ids = list(inst.ids)
     sel_ids = [ids[i] for i in pos]
     if rho is not None:
-        r = _drop_self_loops(sp.csr_array(rho))
+        r = drop_self_loops(sp.csr_array(rho))
         if r.shape != (len(pos), len(pos)):
             raise ValueError(f"rho must be {len(pos)}x{len(pos)}, got {r.shape}")
         sell, dn, labels, kind = np.arange(len(pos)), d, sel_ids, "given"
     elif len(pos) == inst.n:
-        r = _drop_self_loops(inst.transitions)
+        r = drop_self_loops(inst.transitions)
         sell, dn, labels, kind = np.arange(inst.n), d, ids, "full"
     elif chain == "full":
-        r = _drop_self_loops(inst.transitions)
+        r = drop_self_loops(inst.transitions)
         dn = np.zeros((d.shape[0], inst.n))
         dn[:, pos] = d
         sell, labels, kind = pos, ids, "full-pass-through"
@@ -212,7 +200,7 @@ def build_saa_lp(
 
         mask = np.zeros(inst.n, bool)
         mask[pos] = True
-        r = _drop_self_loops(sp.csr_array(reduced_chain(inst, mask)[1]))
+        r = drop_self_loops(sp.csr_array(reduced_chain(inst, mask)[1]))
         sell, dn, labels, kind = np.arange(len(pos)), d, sel_ids, "reduced"
     else:
         raise ValueError(f"chain must be 'reduced' or 'full', got {chain!r}")
@@ -365,7 +353,7 @@ def solve_saa_lp(
 def decomposition_chain(inst: Instance, pos: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
     """The chain on S (self-loops removed; the reduced chain when S ⊊ N) and the margins r − v
     on S: what the decomposition's scenario LPs are built from (also on every MPI rank)."""
-    r = _drop_self_loops(inst.transitions)
+    r = drop_self_loops(inst.transitions)
     if len(pos) < inst.n:
         from ..choice.mc import reduced_chain
 
@@ -452,7 +440,7 @@ def _generation(
 ) -> SAALPResult:
     n = inst.n
     k_count = d.shape[0]
-    r = _drop_self_loops(inst.transitions)
+    r = drop_self_loops(inst.transitions)
     is_sel = np.zeros(n, bool)
     is_sel[pos] = True
     dn = np.zeros((k_count, n))

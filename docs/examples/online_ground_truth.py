@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 import assortopt
-from assortopt.choice.online import generate_online, load_ground_truth, write_generated
+from assortopt.choice.online_io import load_ground_truth, write_generated
+from assortopt.generators import generate_online
 from assortopt.models import build
 from assortopt.models.sample_path_mip import complete_start
 from assortopt.simulation import paired_difference, simulate, simulate_stream
