@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from ..exceptions import InstanceError, OptionError
 from ..instance import Instance
 from .data import SalesData, read_catalogue, read_sales
-from .em import ChainParams, EMResult, fit_em, loglik
+from .em import ChainParams, EMResult, cell_probabilities, fit_em, loglik
 from .mnl import fit_mnl, mnl_loglik, out_matrix
 from .report import build_report
 
@@ -27,6 +27,7 @@ __all__ = ["fit_markov_chain", "choose_support", "mnl_start", "impute_no_purchas
 #: catalogues up to this size get a dense support for ρ by default; larger ones the top-k
 DENSE_SUPPORT_MAX = 200
 TOP_K = 20
+IMPUTE_ROUNDS = 3  # re-imputations of no-purchases for sales-only data
 _OUT_EXIT_MIN = 1e-9  # fitted rows keep at least this exit probability (no traps in the file)
 
 
@@ -108,11 +109,16 @@ def mnl_start(u: np.ndarray, pattern: sp.csr_array) -> ChainParams:
     ).normalised()
 
 
-def impute_no_purchases(data: SalesData, total_visits: float) -> SalesData:
+def impute_no_purchases(
+    data: SalesData, total_visits: float, p0: np.ndarray | None = None
+) -> SalesData:
     """Add no-purchase visits to sales-only data: ``total_visits`` − sales in all, spread over
-    the offer sets in proportion to their sales (``models/fit.md``)."""
+    the offer sets in proportion to their sales, or, given ``p0`` (each offer set's
+    no-purchase probability under a fitted chain), to sales·p0/(1 − p0) (``models/fit.md``)."""
     n = data.n
     sizes = data.group_sizes()
+    if p0 is not None:
+        sizes = sizes * p0 / np.maximum(1.0 - p0, 1e-12)
     rest = total_visits - data.n_visits
     if rest < 0:
         raise OptionError(
@@ -123,6 +129,13 @@ def impute_no_purchases(data: SalesData, total_visits: float) -> SalesData:
     return _regroup(data, np.concatenate([g, np.arange(data.n_groups)]),
                     np.concatenate([data.ch_product, np.full(data.n_groups, n)]),
                     np.concatenate([data.ch_count, add]), True)
+
+
+def _p0(params: ChainParams, data: SalesData) -> np.ndarray:
+    """No-purchase probability of each offer set of ``data`` under ``params``."""
+    probe = _regroup(data, np.arange(data.n_groups), np.full(data.n_groups, data.n),
+                     np.ones(data.n_groups), True)
+    return cell_probabilities(params, probe)
 
 
 def _regroup(data: SalesData, g: np.ndarray, j: np.ndarray, c: np.ndarray, has_np: bool) -> SalesData:
@@ -261,9 +274,10 @@ def fit_markov_chain(
         total = float(visits) if visits is not None else n_all / float(buy_share)  # type: ignore[arg-type]
         if total < n_all:
             raise OptionError(f"--visits {total:g} is below the number of sales ({n_all:g})")
-        sales = impute_no_purchases(sales, total * sales.n_visits / n_all)
+        sales_only, held_only = sales, held
+        sales = impute_no_purchases(sales_only, total * sales_only.n_visits / n_all)
         if held is not None and held.n_groups and not held.has_no_purchase:
-            held = impute_no_purchases(held, total * held.n_visits / n_all)
+            held = impute_no_purchases(held_only, total * held_only.n_visits / n_all)
         lam0_source = "visits" if visits is not None else "buy_share"
     elif visits is not None or buy_share is not None:
         raise OptionError(
@@ -278,6 +292,18 @@ def fit_markov_chain(
     res: EMResult = fit_em(
         start, sales, tol=tol, max_iter=max_iter, time_limit=time_limit, progress=progress
     )
+    if lam0_source != "data":
+        # re-spread the imputed no-purchases by the fitted chain's P0 per offer set, refit
+        for _ in range(IMPUTE_ROUNDS):
+            sales = impute_no_purchases(
+                sales_only, total * sales_only.n_visits / n_all, _p0(res.params, sales_only)
+            )
+            res = fit_em(res.params, sales, tol=tol, max_iter=max_iter, time_limit=time_limit,
+                         progress=progress)
+        if held is not None and held_only is not None and not held_only.has_no_purchase:
+            held = impute_no_purchases(
+                held_only, total * held_only.n_visits / n_all, _p0(res.params, held_only)
+            )
     ind = fit_em(
         mnl_start(u, sp.csr_array((sales.n, sales.n))), sales, tol=tol, max_iter=max_iter,
         time_limit=time_limit, progress=False,

@@ -41,6 +41,21 @@ class ChainParams:
     def n(self) -> int:
         return len(self.arrival)
 
+    @classmethod
+    def from_chain(cls, arrival: np.ndarray, transitions: Any) -> ChainParams:
+        """The chain of an instance (λ, ρ) on ρ's own support."""
+        rho = sp.csr_array(transitions, dtype=np.float64)
+        rho.sort_indices()
+        lam = np.asarray(arrival, dtype=np.float64)
+        return cls(
+            arrival=lam.copy(),
+            lam0=max(0.0, 1.0 - float(lam.sum())),
+            indptr=rho.indptr.astype(np.int64),
+            indices=rho.indices.astype(np.int64),
+            data=rho.data.copy(),
+            exit=np.maximum(0.0, 1.0 - np.asarray(rho.sum(axis=1)).ravel()),
+        )
+
     def rho(self) -> sp.csr_array:
         """ρ as a CSR array."""
         return sp.csr_array((self.data, self.indices, self.indptr), shape=(self.n, self.n))
@@ -123,6 +138,7 @@ def _estep_kernel(out_ptr, out_idx, ch_ptr, ch_j, ch_c, lam, lam0, indptr, indic
     X = np.zeros(len(data))
     Xe = np.zeros(n)
     ll = 0.0
+    pcell = np.empty(len(ch_j))
     pos = np.full(n, -1, dtype=np.int64)
     cpos = np.full(n + 1, -1, dtype=np.int64)
     for g in range(n_groups):
@@ -160,6 +176,7 @@ def _estep_kernel(out_ptr, out_idx, ch_ptr, ch_j, ch_c, lam, lam0, indptr, indic
                 p += theta[t] * rc[t, s]
             if p < 1e-300:
                 p = 1e-300
+            pcell[c0 + s] = p
             ll += ch_c[c0 + s] * np.log(p)
             w[s] = ch_c[c0 + s] / p
             F[j] += (lam[j] if j < n else lam0) * w[s]
@@ -186,12 +203,29 @@ def _estep_kernel(out_ptr, out_idx, ch_ptr, ch_j, ch_c, lam, lam0, indptr, indic
             pos[out_idx[b0 + t]] = -1
         for s in range(m):
             cpos[ch_j[c0 + s]] = -1
-    return ll, F, X, Xe
+    return ll, F, X, Xe, pcell
 
 
 def estep(params: ChainParams, data: SalesData) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
     """``(log-likelihood at params, E[#first choice] (N+1, last = nothing), E[X] on the support,
     E[#exits] per product)``."""
+    return _estep_kernel(  # type: ignore[no-any-return]
+        data.out_indptr,
+        data.out_indices,
+        data.ch_indptr,
+        data.ch_product,
+        data.ch_count,
+        params.arrival,
+        params.lam0,
+        params.indptr,
+        params.indices,
+        params.data,
+        params.exit,
+    )[:4]
+
+
+def cell_probabilities(params: ChainParams, data: SalesData) -> np.ndarray:
+    """P_choice(offer set) for every (offer set, choice) cell of ``data``."""
     return _estep_kernel(
         data.out_indptr,
         data.out_indices,
@@ -204,7 +238,7 @@ def estep(params: ChainParams, data: SalesData) -> tuple[float, np.ndarray, np.n
         params.indices,
         params.data,
         params.exit,
-    )
+    )[4]
 
 
 def loglik(params: ChainParams, data: SalesData) -> float:
