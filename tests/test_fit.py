@@ -116,6 +116,10 @@ def test_em_log_likelihood_never_decreases() -> None:
     fast = fit_em(start, data, tol=0.0, max_iter=60, progress=False)
     assert np.all(np.diff(fast.history) >= -1e-9 * abs(h[0]))
     assert fast.loglik >= plain.loglik - 1e-9 * abs(h[0])  # SQUAREM gets at least as far
+    # MAP-EM with the shrinkage prior never decreases log-likelihood + log-prior
+    shrunk = fit_em(start, data, tol=0.0, max_iter=40, accelerate=False, prior=(10.0, start),
+                    progress=False)
+    assert np.all(np.diff(shrunk.history) >= -1e-9 * abs(h[0]))
 
 
 def test_estep_likelihood_matches_exact_choice_probabilities() -> None:
@@ -134,7 +138,8 @@ def test_estep_likelihood_matches_exact_choice_probabilities() -> None:
 def test_fit_in_sample_likelihood_at_least_truth() -> None:
     truth = _truth(8, seed=3)
     data = sample_sales(truth, 6000, seed=7)
-    inst, rep = fit_markov_chain(data, _cat_list(truth.ids), 50, progress=False)
+    # the maximum-likelihood fit (no shrinkage) is at least as likely as the truth
+    inst, rep = fit_markov_chain(data, _cat_list(truth.ids), 50, shrinkage=0, progress=False)
     fitted = rep["loglik"]["markov_chain"]["in_sample"]
     assert fitted >= _truth_ll(truth, data) / data.n_visits - 1e-5
     assert fitted > rep["loglik"]["independent"]["in_sample"]

@@ -27,7 +27,8 @@ __all__ = ["fit_markov_chain", "choose_support", "mnl_start", "impute_no_purchas
 #: catalogues up to this size get a dense support for ρ by default; larger ones the top-k
 DENSE_SUPPORT_MAX = 200
 TOP_K = 20
-IMPUTE_ROUNDS = 3  # re-imputations of no-purchases for sales-only data
+IMPUTE_ROUNDS = 3
+SHRINKAGE = 10.0  # default κ: pseudo-visits toward the MNL-implied row (models/fit.md)  # re-imputations of no-purchases for sales-only data
 _OUT_EXIT_MIN = 1e-9  # fitted rows keep at least this exit probability (no traps in the file)
 
 
@@ -197,6 +198,7 @@ def fit_markov_chain(
     visits: float | None = None,
     buy_share: float | None = None,
     support: Any = "auto",
+    shrinkage: float = SHRINKAGE,
     name: str | None = None,
     progress: bool | None = None,
 ) -> tuple[Instance, dict[str, Any]]:
@@ -222,6 +224,9 @@ def fit_markov_chain(
         buy (then visits = sales / buy_share).
     support
         The support of ρ (`choose_support`).
+    shrinkage
+        κ: pseudo-visits per row of ρ, distributed as the MNL-implied row (a Dirichlet prior;
+        0 = maximum likelihood). Rows seen in few walks move toward MNL substitution.
 
     Returns
     -------
@@ -289,8 +294,12 @@ def fit_markov_chain(
     u = fit_mnl(sales)
     pattern = choose_support(sales, support)
     start = mnl_start(u, pattern)
+    if shrinkage < 0:
+        raise OptionError(f"shrinkage must be >= 0, got {shrinkage}")
+    prior = (float(shrinkage), start) if shrinkage > 0 else None
     res: EMResult = fit_em(
-        start, sales, tol=tol, max_iter=max_iter, time_limit=time_limit, progress=progress
+        start, sales, tol=tol, max_iter=max_iter, time_limit=time_limit, progress=progress,
+        prior=prior,
     )
     if lam0_source != "data":
         # re-spread the imputed no-purchases by the fitted chain's P0 per offer set, refit
@@ -299,7 +308,7 @@ def fit_markov_chain(
                 sales_only, total * sales_only.n_visits / n_all, _p0(res.params, sales_only)
             )
             res = fit_em(res.params, sales, tol=tol, max_iter=max_iter, time_limit=time_limit,
-                         progress=progress)
+                         progress=progress, prior=prior)
         if held is not None and held_only is not None and not held_only.has_no_purchase:
             held = impute_no_purchases(
                 held_only, total * held_only.n_visits / n_all, _p0(res.params, held_only)
@@ -309,7 +318,7 @@ def fit_markov_chain(
         time_limit=time_limit, progress=False,
     )
     report = build_report(
-        sales, held, res, ind.params, u, pattern, lam0_source=lam0_source,
+        sales, held, res, ind.params, u, pattern, lam0_source=lam0_source, shrinkage=shrinkage,
         mnl_ll=(mnl_loglik(u, sales), mnl_loglik(u, held) if held is not None else None),
         ind_ll=(ind.loglik, loglik(ind.params, held) if held is not None else None),
         mc_held=loglik(res.params, held) if held is not None else None,

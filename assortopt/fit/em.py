@@ -248,11 +248,24 @@ def loglik(params: ChainParams, data: SalesData) -> float:
     return float(estep(params, data)[0])
 
 
-def mstep(params: ChainParams, F: np.ndarray, X: np.ndarray, Xe: np.ndarray) -> ChainParams:
-    """Closed-form M-step; rows with no expected visit (not identified) keep their values."""
+def mstep(
+    params: ChainParams,
+    F: np.ndarray,
+    X: np.ndarray,
+    Xe: np.ndarray,
+    prior: tuple[float, ChainParams] | None = None,
+) -> ChainParams:
+    """Closed-form M-step; rows with no expected visit (not identified) keep their values.
+
+    ``prior = (κ, target)``: each row of ρ gets κ pseudo-visits distributed as ``target``'s row
+    (a Dirichlet prior: the M-step of MAP-EM), which shrinks rows seen in few walks."""
     n = params.n
     tot = F.sum()
     rows = np.repeat(np.arange(n), np.diff(params.indptr))
+    if prior is not None and prior[0] > 0:
+        kappa, target = prior
+        X = X + kappa * target.data
+        Xe = Xe + kappa * target.exit
     visits = np.bincount(rows, weights=X, minlength=n) + Xe
     ident = visits > 0
     scale = np.where(ident, 1.0 / np.where(ident, visits, 1.0), 0.0)
@@ -261,9 +274,22 @@ def mstep(params: ChainParams, F: np.ndarray, X: np.ndarray, Xe: np.ndarray) -> 
     return replace(params, arrival=F[:n] / tot, lam0=float(F[n] / tot), data=data, exit=ex)
 
 
+def _log_prior(p: ChainParams, prior: tuple[float, ChainParams] | None) -> float:
+    """κ Σ target·log(row): the Dirichlet log-density (up to a constant) MAP-EM increases."""
+    if prior is None or prior[0] <= 0:
+        return 0.0
+    kappa, t = prior
+    with np.errstate(divide="ignore"):
+        return float(
+            kappa * (t.data @ np.log(np.maximum(p.data, 1e-300)))
+            + kappa * (t.exit @ np.log(np.maximum(p.exit, 1e-300)))
+        )
+
+
 @dataclass
 class EMResult:
-    """The fitted chain and how the fit went."""
+    """The fitted chain and how the fit went (``loglik``: the data's, without the prior term;
+    ``history``: the objective EM increases, log-likelihood plus log-prior)."""
 
     params: ChainParams
     loglik: float
@@ -282,6 +308,7 @@ def fit_em(
     time_limit: float | None = None,
     accelerate: bool = True,
     progress: bool | None = None,
+    prior: tuple[float, ChainParams] | None = None,
 ) -> EMResult:
     """Run EM from ``params`` until the relative log-likelihood gain falls below ``tol``.
 
@@ -316,7 +343,7 @@ def fit_em(
         ll, F, X, Xe = estep(p, data)
         evals += 1
         bar.update(1)
-        return float(ll), mstep(p, F, X, Xe)
+        return float(ll) + _log_prior(p, prior), mstep(p, F, X, Xe, prior)
 
     cur = params
     ll_cur, nxt = em(cur)
@@ -353,7 +380,8 @@ def fit_em(
             break
     bar.close()
     # nxt is one EM step beyond cur: never worse (EM is monotone), so return it with its value
-    ll_final = loglik(nxt, data)
+    ll_final = loglik(nxt, data) + _log_prior(nxt, prior)
     if ll_final >= ll_cur:
         cur, ll_cur = nxt, ll_final
+    ll_cur -= _log_prior(cur, prior)
     return EMResult(cur, ll_cur, evals, time.perf_counter() - t0, converged, stopped, hist)

@@ -36,6 +36,7 @@ def build_report(
     pattern: sp.csr_array,
     *,
     lam0_source: str,
+    shrinkage: float = 0.0,
     mnl_ll: tuple[float, float | None],
     ind_ll: tuple[float, float | None],
     mc_held: float | None,
@@ -58,6 +59,7 @@ def build_report(
         "lambda0_from": lam0_source,
         "lambda0": p.lam0,
         "support": int(pattern.nnz),
+        "shrinkage": {"kappa": shrinkage, "target": "mnl-implied rows"},
         "iterations": res.iterations,
         "seconds": res.seconds,
         "converged": res.converged,
@@ -98,7 +100,8 @@ def summary(report: dict[str, Any]) -> str:
         f"fit {report['data']}: {report['products']} products, {report['visits']:g} visits in "
         f"{report['offer_sets']} offer sets ({report['holdout_visits']:g} held out)",
         f"EM: {report['iterations']} E-steps, {report['seconds']:.2f} s, stopped on "
-        f"{report['stopped']}; support {report['support']} pairs; lambda0 = "
+        f"{report['stopped']}; support {report['support']} pairs, shrinkage "
+        f"{report['shrinkage']['kappa']:g} visits/row; lambda0 = "
         f"{report['lambda0']:.4f} (from {report['lambda0_from']})",
         "log-likelihood per visit   in sample   held out",
     ]
