@@ -151,9 +151,12 @@ def large(seed: int = 0) -> None:
     print(
         "  log-lik/visit in sample / held out: MC {:.5f} / {:.5f}, MNL {:.5f} / {:.5f}, "
         "independent {:.5f} / {:.5f}; rows not identified: {}".format(
-            ll["markov_chain"]["in_sample"], ll["markov_chain"]["holdout"],
-            ll["mnl"]["in_sample"], ll["mnl"]["holdout"],
-            ll["independent"]["in_sample"], ll["independent"]["holdout"],
+            ll["markov_chain"]["in_sample"],
+            ll["markov_chain"]["holdout"],
+            ll["mnl"]["in_sample"],
+            ll["mnl"]["holdout"],
+            ll["independent"]["in_sample"],
+            ll["independent"]["holdout"],
             len(rep["not_identified"]),
         )
     )

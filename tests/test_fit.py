@@ -58,8 +58,10 @@ def test_three_input_forms_give_the_same_fit(tmp_path: Path) -> None:
     cat = _catalogue(tmp_path / "products.csv", truth.ids)
     write_sessions_csv(data, tmp_path / "sessions.csv", expand=True)  # one row per visit
     write_periods_csv(data, tmp_path / "periods.csv")
-    pcm = {"products": list(range(truth.n + 1)), "transactions": {
-        "in_sample_transactions": pcm_transactions(data)}}
+    pcm = {
+        "products": list(range(truth.n + 1)),
+        "transactions": {"in_sample_transactions": pcm_transactions(data)},
+    }
     (tmp_path / "pcm.json").write_text(json.dumps(pcm))
     fits = []
     for name in ("sessions.csv", "periods.csv", "pcm.json"):
@@ -79,13 +81,22 @@ def test_three_input_forms_give_the_same_fit(tmp_path: Path) -> None:
 def test_python_choice_models_transaction_file(tmp_path: Path) -> None:
     """Their format: products 0..N (0 = no purchase, always offered), in/out-of-sample lists."""
     t = lambda off, k: {"offered_products": off, "product": k}  # noqa: E731
-    ins = [t([0, 1, 2, 3], 1)] * 5 + [t([0, 2, 3], 2)] * 3 + [t([0, 1, 2, 3], 0)] * 2 + [
-        t([0, 1, 3], 3)
-    ] * 4
+    ins = (
+        [t([0, 1, 2, 3], 1)] * 5
+        + [t([0, 2, 3], 2)] * 3
+        + [t([0, 1, 2, 3], 0)] * 2
+        + [t([0, 1, 3], 3)] * 4
+    )
     outs = [t([0, 1, 2, 3], 2), t([0, 2, 3], 0), t([0, 1, 2], 1)]
     path = tmp_path / "hotel.json"
-    path.write_text(json.dumps({"products": [0, 1, 2, 3], "transactions": {
-        "in_sample_transactions": ins, "out_of_sample_transactions": outs}}))
+    path.write_text(
+        json.dumps(
+            {
+                "products": [0, 1, 2, 3],
+                "transactions": {"in_sample_transactions": ins, "out_of_sample_transactions": outs},
+            }
+        )
+    )
     d, held = read_sales(path)
     assert d.ids == ("1", "2", "3") and d.n_visits == 14 and held is not None
     assert held.n_visits == 3
@@ -97,8 +108,20 @@ def test_python_choice_models_transaction_file(tmp_path: Path) -> None:
     cat = _catalogue(tmp_path / "c.csv", ["1", "2", "3"])
     out = tmp_path / "fit.json"
     rep_path = tmp_path / "r.json"
-    rc = main(["fit", str(path), "--catalogue", str(cat), "--customers", "20", "-o", str(out),
-               "--report", str(rep_path)])
+    rc = main(
+        [
+            "fit",
+            str(path),
+            "--catalogue",
+            str(cat),
+            "--customers",
+            "20",
+            "-o",
+            str(out),
+            "--report",
+            str(rep_path),
+        ]
+    )
     assert rc == 0
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["holdout_visits"] == 3 and rep["loglik"]["markov_chain"]["holdout"] is not None
@@ -117,8 +140,9 @@ def test_em_log_likelihood_never_decreases() -> None:
     assert np.all(np.diff(fast.history) >= -1e-9 * abs(h[0]))
     assert fast.loglik >= plain.loglik - 1e-9 * abs(h[0])  # SQUAREM gets at least as far
     # MAP-EM with the shrinkage prior never decreases log-likelihood + log-prior
-    shrunk = fit_em(start, data, tol=0.0, max_iter=40, accelerate=False, prior=(10.0, start),
-                    progress=False)
+    shrunk = fit_em(
+        start, data, tol=0.0, max_iter=40, accelerate=False, prior=(10.0, start), progress=False
+    )
     assert np.all(np.diff(shrunk.history) >= -1e-9 * abs(h[0]))
 
 
@@ -180,8 +204,12 @@ def test_never_unavailable_product_gets_the_mnl_row_and_is_reported() -> None:
     truth = _truth(6, seed=7)
     data = sample_sales(truth, 5000, seed=2)
     g = np.repeat(np.arange(data.n_groups), np.diff(data.ch_indptr))
-    out0 = np.array([0 in data.out_indices[data.out_indptr[k] : data.out_indptr[k + 1]]
-                     for k in range(data.n_groups)])
+    out0 = np.array(
+        [
+            0 in data.out_indices[data.out_indptr[k] : data.out_indptr[k + 1]]
+            for k in range(data.n_groups)
+        ]
+    )
     data = data.with_counts(np.where(out0[g], 0.0, data.ch_count))
     assert not data.ever_unavailable()[0]
     inst, rep = fit_markov_chain(data, _cat_list(truth.ids), 50, progress=False)
@@ -207,8 +235,10 @@ def test_sales_only_needs_visits_or_buy_share(tmp_path: Path) -> None:
     # exits after a stock-out only weakly (models/fit.md), hence the loose λ0 check
     inst, _ = fit_markov_chain(sales_only, cat, 50, buy_share=share, progress=False)
     sizes = full.group_sizes()
-    p0 = [chain_probabilities(inst.arrival, inst.transitions, full.offered(g))[2]
-          for g in range(full.n_groups)]
+    p0 = [
+        chain_probabilities(inst.arrival, inst.transitions, full.offered(g))[2]
+        for g in range(full.n_groups)
+    ]
     assert float(np.dot(sizes, p0) / sizes.sum()) == pytest.approx(1 - share, abs=0.005)
     assert abs(rep["lambda0"] - truth.no_purchase) < 0.05
     _, rep2 = fit_markov_chain(sales_only, cat, 50, visits=full.n_visits, progress=False)
@@ -235,19 +265,45 @@ BAD = [
     ("sessions.csv", _HEAD + "1;2,1,x\n", "row 2, column count", "not a number"),
     ("sessions.csv", _HEAD + "1;2,7,1\n", "row 2, column bought", "not in the catalogue"),
     ("sessions.csv", _HEAD + "1;2,,3\n", "", "no purchase of any product"),
-    ("periods.csv", "period,product,available,sold,visits\nd1,1,0,2,5\n", "row 2, column sold",
-     "while not available"),
-    ("periods.csv", "period,product,available,sold,visits\nd1,1,1,9,5\n", "row 2, column visits",
-     "fewer visits than sales"),
-    ("periods.csv", "period,product,available,sold,visits\nd1,8,1,1,5\n", "row 2, column product",
-     "unknown product"),
-    ("periods.csv", "period,product,available,sold,visits\nd1,1,1,1,5\nd1,2,1,0,6\n",
-     "row 3, column visits", "differs"),
+    (
+        "periods.csv",
+        "period,product,available,sold,visits\nd1,1,0,2,5\n",
+        "row 2, column sold",
+        "while not available",
+    ),
+    (
+        "periods.csv",
+        "period,product,available,sold,visits\nd1,1,1,9,5\n",
+        "row 2, column visits",
+        "fewer visits than sales",
+    ),
+    (
+        "periods.csv",
+        "period,product,available,sold,visits\nd1,8,1,1,5\n",
+        "row 2, column product",
+        "unknown product",
+    ),
+    (
+        "periods.csv",
+        "period,product,available,sold,visits\nd1,1,1,1,5\nd1,2,1,0,6\n",
+        "row 3, column visits",
+        "differs",
+    ),
     ("periods.csv", "period,product,available,sold\nd1,1,1,1\n", "", "--visits or --buy-share"),
     ("weird.csv", "a,b\n1,2\n", "row 1", "neither a sessions file"),
-    ("pcm.json", json.dumps({"products": [0, 1, 2], "transactions": {"in_sample_transactions":
-     [{"offered_products": [0, 1], "product": 2}]}}),
-     "transactions.in_sample_transactions[0].product", "not offered"),
+    (
+        "pcm.json",
+        json.dumps(
+            {
+                "products": [0, 1, 2],
+                "transactions": {
+                    "in_sample_transactions": [{"offered_products": [0, 1], "product": 2}]
+                },
+            }
+        ),
+        "transactions.in_sample_transactions[0].product",
+        "not offered",
+    ),
 ]
 
 
@@ -258,8 +314,18 @@ def test_bad_input_is_one_line_exit_2(
     cat = _catalogue(tmp_path / "products.csv", ["1", "2", "3"])
     path = tmp_path / name
     path.write_text(text)
-    rc = main(["fit", str(path), "--catalogue", str(cat), "--customers", "10", "-o",
-               str(tmp_path / "out.json")])
+    rc = main(
+        [
+            "fit",
+            str(path),
+            "--catalogue",
+            str(cat),
+            "--customers",
+            "10",
+            "-o",
+            str(tmp_path / "out.json"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1, err
@@ -283,8 +349,18 @@ def test_bad_catalogue_names_row_and_column(
 ) -> None:
     (tmp_path / "c.csv").write_text(text)
     (tmp_path / "s.csv").write_text(_HEAD + "1,1,1\n1,,1\n")
-    rc = main(["fit", str(tmp_path / "s.csv"), "--catalogue", str(tmp_path / "c.csv"),
-               "--customers", "10", "-o", str(tmp_path / "o.json")])
+    rc = main(
+        [
+            "fit",
+            str(tmp_path / "s.csv"),
+            "--catalogue",
+            str(tmp_path / "c.csv"),
+            "--customers",
+            "10",
+            "-o",
+            str(tmp_path / "o.json"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and where in err and "c.csv" in err, err
 
@@ -294,9 +370,26 @@ def test_cli_fit_sessions_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
     data = sample_sales(truth, 2000, seed=1)
     write_sessions_csv(data, tmp_path / "s.csv")
     cat = _catalogue(tmp_path / "p.csv", truth.ids)
-    rc = main(["fit", str(tmp_path / "s.csv"), "--catalogue", str(cat), "--customers", "40",
-               "--distribution", "poisson", "-o", str(tmp_path / "i.json"), "--holdout", "0.2",
-               "--report", str(tmp_path / "r.json"), "--max-iter", "100"])
+    rc = main(
+        [
+            "fit",
+            str(tmp_path / "s.csv"),
+            "--catalogue",
+            str(cat),
+            "--customers",
+            "40",
+            "--distribution",
+            "poisson",
+            "-o",
+            str(tmp_path / "i.json"),
+            "--holdout",
+            "0.2",
+            "--report",
+            str(tmp_path / "r.json"),
+            "--max-iter",
+            "100",
+        ]
+    )
     assert rc == 0
     inst = load_instance(tmp_path / "i.json")
     assert inst.customers_distribution == "poisson" and inst.customers_mean == 40

@@ -27,8 +27,8 @@ __all__ = ["fit_markov_chain", "choose_support", "mnl_start", "impute_no_purchas
 #: catalogues up to this size get a dense support for ρ by default; larger ones the top-k
 DENSE_SUPPORT_MAX = 200
 TOP_K = 20
-IMPUTE_ROUNDS = 3
-SHRINKAGE = 10.0  # default κ: pseudo-visits toward the MNL-implied row (models/fit.md)  # re-imputations of no-purchases for sales-only data
+IMPUTE_ROUNDS = 3  # re-imputations of no-purchases for sales-only data
+SHRINKAGE = 10.0  # default κ: pseudo-visits toward the MNL-implied row (models/fit.md)
 _OUT_EXIT_MIN = 1e-9  # fitted rows keep at least this exit probability (no traps in the file)
 
 
@@ -127,22 +127,31 @@ def impute_no_purchases(
         )
     g = np.repeat(np.arange(data.n_groups), np.diff(data.ch_indptr))
     add = rest * sizes / sizes.sum()
-    return _regroup(data, np.concatenate([g, np.arange(data.n_groups)]),
-                    np.concatenate([data.ch_product, np.full(data.n_groups, n)]),
-                    np.concatenate([data.ch_count, add]), True)
+    return _regroup(
+        data,
+        np.concatenate([g, np.arange(data.n_groups)]),
+        np.concatenate([data.ch_product, np.full(data.n_groups, n)]),
+        np.concatenate([data.ch_count, add]),
+        True,
+    )
 
 
 def _p0(params: ChainParams, data: SalesData) -> np.ndarray:
     """No-purchase probability of each offer set of ``data`` under ``params``."""
-    probe = _regroup(data, np.arange(data.n_groups), np.full(data.n_groups, data.n),
-                     np.ones(data.n_groups), True)
+    probe = _regroup(
+        data, np.arange(data.n_groups), np.full(data.n_groups, data.n), np.ones(data.n_groups), True
+    )
     return cell_probabilities(params, probe)
 
 
-def _regroup(data: SalesData, g: np.ndarray, j: np.ndarray, c: np.ndarray, has_np: bool) -> SalesData:
+def _regroup(
+    data: SalesData, g: np.ndarray, j: np.ndarray, c: np.ndarray, has_np: bool
+) -> SalesData:
     from .data import group_visits
 
-    sets = [data.out_indices[data.out_indptr[k] : data.out_indptr[k + 1]] for k in range(data.n_groups)]
+    sets = [
+        data.out_indices[data.out_indptr[k] : data.out_indptr[k + 1]] for k in range(data.n_groups)
+    ]
     return group_visits(data.ids, sets, g, j, c, has_np, data.source)
 
 
@@ -158,13 +167,19 @@ def _catalogue(catalogue: Any) -> tuple[list[dict[str, Any]], str | None]:
 
 
 def _chain_to_instance(
-    params: ChainParams, products: list[dict[str, Any]], customers: float, distribution: str,
-    name: str, metadata: dict[str, Any],
+    params: ChainParams,
+    products: list[dict[str, Any]],
+    customers: float,
+    distribution: str,
+    name: str,
+    metadata: dict[str, Any],
 ) -> Instance:
     rho = params.rho().copy()
     rows = np.repeat(np.arange(params.n), np.diff(rho.indptr))
     rowsum = np.bincount(rows, weights=rho.data, minlength=params.n)
-    scale = np.where(rowsum > 1 - _OUT_EXIT_MIN, (1 - _OUT_EXIT_MIN) / np.maximum(rowsum, 1e-300), 1.0)
+    scale = np.where(
+        rowsum > 1 - _OUT_EXIT_MIN, (1 - _OUT_EXIT_MIN) / np.maximum(rowsum, 1e-300), 1.0
+    )
     rho.data = rho.data * scale[rows]
     rho.data[rho.data < 1e-12] = 0.0
     rho.eliminate_zeros()
@@ -250,7 +265,9 @@ def fit_markov_chain(
         if list(sales.ids) != ids:
             missing = [p for p in sales.ids if p not in set(ids)]
             if missing:
-                raise InstanceError("", f"product {missing[0]!r} of the data is not in the catalogue", cat_source)
+                raise InstanceError(
+                    "", f"product {missing[0]!r} of the data is not in the catalogue", cat_source
+                )
             raise OptionError("data: products must be in catalogue order")
     else:
         sales, held = read_sales(data, ids=ids, catalogue=cat_source)
@@ -298,7 +315,12 @@ def fit_markov_chain(
         raise OptionError(f"shrinkage must be >= 0, got {shrinkage}")
     prior = (float(shrinkage), start) if shrinkage > 0 else None
     res: EMResult = fit_em(
-        start, sales, tol=tol, max_iter=max_iter, time_limit=time_limit, progress=progress,
+        start,
+        sales,
+        tol=tol,
+        max_iter=max_iter,
+        time_limit=time_limit,
+        progress=progress,
         prior=prior,
     )
     if lam0_source != "data":
@@ -307,28 +329,51 @@ def fit_markov_chain(
             sales = impute_no_purchases(
                 sales_only, total * sales_only.n_visits / n_all, _p0(res.params, sales_only)
             )
-            res = fit_em(res.params, sales, tol=tol, max_iter=max_iter, time_limit=time_limit,
-                         progress=progress, prior=prior)
+            res = fit_em(
+                res.params,
+                sales,
+                tol=tol,
+                max_iter=max_iter,
+                time_limit=time_limit,
+                progress=progress,
+                prior=prior,
+            )
         if held is not None and held_only is not None and not held_only.has_no_purchase:
             held = impute_no_purchases(
                 held_only, total * held_only.n_visits / n_all, _p0(res.params, held_only)
             )
     ind = fit_em(
-        mnl_start(u, sp.csr_array((sales.n, sales.n))), sales, tol=tol, max_iter=max_iter,
-        time_limit=time_limit, progress=False,
+        mnl_start(u, sp.csr_array((sales.n, sales.n))),
+        sales,
+        tol=tol,
+        max_iter=max_iter,
+        time_limit=time_limit,
+        progress=False,
     )
     report = build_report(
-        sales, held, res, ind.params, u, pattern, lam0_source=lam0_source, shrinkage=shrinkage,
+        sales,
+        held,
+        res,
+        ind.params,
+        u,
+        pattern,
+        lam0_source=lam0_source,
+        shrinkage=shrinkage,
         mnl_ll=(mnl_loglik(u, sales), mnl_loglik(u, held) if held is not None else None),
         ind_ll=(ind.loglik, loglik(ind.params, held) if held is not None else None),
         mc_held=loglik(res.params, held) if held is not None else None,
     )
-    meta: dict[str, Any] = {"fit": {k: report[k] for k in ("data", "visits", "iterations", "loglik")}}
+    meta: dict[str, Any] = {
+        "fit": {k: report[k] for k in ("data", "visits", "iterations", "loglik")}
+    }
     for c in ("vendor", "category"):
         if any(c in p for p in products):
             meta[c] = [p.get(c, "") for p in products]
     inst = _chain_to_instance(
-        res.params, products, customers, distribution,
+        res.params,
+        products,
+        customers,
+        distribution,
         name or f"fitted-{os.path.splitext(os.path.basename(str(sales.source or 'data')))[0]}",
         meta,
     )

@@ -39,8 +39,8 @@ class SalesData:
     ids
         Product ids; product ``i`` is ``ids[i]``.
     out_indptr, out_indices
-        CSR rows: group ``g``'s unavailable products are ``out_indices[out_indptr[g]:out_indptr[g+1]]``
-        (sorted). Every other product is offered.
+        CSR rows: group ``g``'s unavailable products are
+        ``out_indices[out_indptr[g]:out_indptr[g+1]]`` (sorted). Every other product is offered.
     ch_indptr, ch_product, ch_count
         Group ``g``'s distinct choices ``ch_product[ch_indptr[g]:ch_indptr[g+1]]`` (position, or N
         for no purchase; sorted) and how many visits made each (float, > 0).
@@ -99,7 +99,10 @@ class SalesData:
         """The same groups and choices with other counts (cells with count 0 are dropped)."""
         return group_visits(
             self.ids,
-            [self.out_indices[self.out_indptr[g] : self.out_indptr[g + 1]] for g in range(self.n_groups)],
+            [
+                self.out_indices[self.out_indptr[g] : self.out_indptr[g + 1]]
+                for g in range(self.n_groups)
+            ],
             np.repeat(np.arange(self.n_groups), np.diff(self.ch_indptr)),
             self.ch_product,
             counts,
@@ -266,13 +269,17 @@ class _Index:
             raise _fail(self.source, row, col, "empty product id")
         if self.fixed:
             where = f" {self.catalogue}" if self.catalogue else ""
-            raise _fail(self.source, row, col, f"unknown product {pid!r} (not in the catalogue{where})")
+            raise _fail(
+                self.source, row, col, f"unknown product {pid!r} (not in the catalogue{where})"
+            )
         self.pos[pid] = len(self.ids)
         self.ids.append(pid)
         return self.pos[pid]
 
 
-def _read_sessions(source: str, header: list[str], rows: list[list[str]], index: _Index) -> SalesData:
+def _read_sessions(
+    source: str, header: list[str], rows: list[list[str]], index: _Index
+) -> SalesData:
     col = {c: k for k, c in enumerate(header)}
     for c in header:
         if c not in ("available", "bought", "count", "period"):
@@ -281,7 +288,6 @@ def _read_sessions(source: str, header: list[str], rows: list[list[str]], index:
         raise _fail(source, 1, "bought", "missing column")
     sets: dict[tuple[int, ...], int] = {}
     out_sets: list[list[int]] = []
-    avail_sets: list[frozenset[int]] = []
     cells: dict[tuple[int, int], float] = defaultdict(float)
     parsed: list[tuple[int, frozenset[int], str, float]] = []
     for r, raw in enumerate(rows, start=2):
@@ -306,12 +312,11 @@ def _read_sessions(source: str, header: list[str], rows: list[list[str]], index:
                 raise _fail(source, r, "bought", f"{bought!r} is not in this row's available list")
         else:
             j = n
-        key = tuple(sorted(set(range(n)) - avail)) if n < 64 else _complement(avail, n)
+        key = _complement(avail, n)
         g = sets.get(key)
         if g is None:
             g = sets[key] = len(out_sets)
             out_sets.append(list(key))
-            avail_sets.append(avail)
         cells[(g, j)] += count
     has_np = any(j == n for (_, j) in cells)
     return _finish(index, out_sets, cells, has_np, source)
@@ -325,7 +330,11 @@ def _complement(avail: frozenset[int], n: int) -> tuple[int, ...]:
 
 
 def _finish(
-    index: _Index, out_sets: list[Any], cells: dict[tuple[int, int], float], has_np: bool, source: str
+    index: _Index,
+    out_sets: list[Any],
+    cells: dict[tuple[int, int], float],
+    has_np: bool,
+    source: str,
 ) -> SalesData:
     n = len(index.ids)
     keys = list(cells)
@@ -339,14 +348,18 @@ def _finish(
     return group_visits(index.ids, [np.asarray(s) for s in out_sets], g, j, c, has_np, source)
 
 
-def _read_periods(source: str, header: list[str], rows: list[list[str]], index: _Index) -> SalesData:
+def _read_periods(
+    source: str, header: list[str], rows: list[list[str]], index: _Index
+) -> SalesData:
     col = {c: k for k, c in enumerate(header)}
     for c in ("period", "product", "available", "sold"):
         if c not in col:
             raise _fail(source, 1, c, "missing column (periods: period, product, available, sold)")
     for c in header:
         if c not in ("period", "product", "available", "sold", "visits"):
-            raise _fail(source, 1, c, "unknown column (periods: period, product, available, sold, visits)")
+            raise _fail(
+                source, 1, c, "unknown column (periods: period, product, available, sold, visits)"
+            )
     has_visits = "visits" in col
     periods: dict[str, dict[str, Any]] = {}
     for r, raw in enumerate(rows, start=2):
@@ -355,10 +368,14 @@ def _read_periods(source: str, header: list[str], rows: list[list[str]], index: 
         if len(raw) != len(header):
             raise _fail(source, r, None, f"expected {len(header)} fields, got {len(raw)}")
         cell = {c: raw[k].strip() for c, k in col.items()}
-        per = periods.setdefault(cell["period"], {"avail": set(), "sold": {}, "visits": None, "row": r, "seen": set()})
+        per = periods.setdefault(
+            cell["period"], {"avail": set(), "sold": {}, "visits": None, "row": r, "seen": set()}
+        )
         i = index(cell["product"], r, "product")
         if i in per["seen"]:
-            raise _fail(source, r, "product", f"{cell['product']!r} repeated in period {cell['period']!r}")
+            raise _fail(
+                source, r, "product", f"{cell['product']!r} repeated in period {cell['period']!r}"
+            )
         per["seen"].add(i)
         a = _number(cell["available"], source, r, "available")
         if a < 0:
@@ -367,7 +384,9 @@ def _read_periods(source: str, header: list[str], rows: list[list[str]], index: 
         if s < 0:
             raise _fail(source, r, "sold", f"must be >= 0, got {cell['sold']}")
         if s > 0 and a <= 0:
-            raise _fail(source, r, "sold", f"{cell['product']!r} sold {cell['sold']} while not available")
+            raise _fail(
+                source, r, "sold", f"{cell['product']!r} sold {cell['sold']} while not available"
+            )
         if a > 0:
             per["avail"].add(i)
         if s > 0:
@@ -377,7 +396,9 @@ def _read_periods(source: str, header: list[str], rows: list[list[str]], index: 
             if v < 0:
                 raise _fail(source, r, "visits", f"must be >= 0, got {cell['visits']}")
             if per["visits"] is not None and per["visits"] != v:
-                raise _fail(source, r, "visits", f"differs from an earlier row of period {cell['period']!r}")
+                raise _fail(
+                    source, r, "visits", f"differs from an earlier row of period {cell['period']!r}"
+                )
             per["visits"] = v
             per["vrow"] = r
     n = len(index.ids)
@@ -394,7 +415,9 @@ def _read_periods(source: str, header: list[str], rows: list[list[str]], index: 
                 raise _fail(source, per["row"], "visits", f"no visits given for period {name!r}")
             rest = per["visits"] - sum(per["sold"].values())
             if rest < 0:
-                raise _fail(source, per["vrow"], "visits", f"fewer visits than sales in period {name!r}")
+                raise _fail(
+                    source, per["vrow"], "visits", f"fewer visits than sales in period {name!r}"
+                )
             if rest > 0:
                 cells[(g, -1)] += rest
             any_np = True
@@ -404,7 +427,9 @@ def _read_periods(source: str, header: list[str], rows: list[list[str]], index: 
 def _read_pcm(path: str, index: _Index) -> tuple[SalesData, SalesData | None]:
     d = read_json(path)
     if not isinstance(d, dict) or "transactions" not in d:
-        raise InstanceError("transactions", "missing (a python_choice_models transaction file)", path)
+        raise InstanceError(
+            "transactions", "missing (a python_choice_models transaction file)", path
+        )
     prods = d.get("products")
     tr = d["transactions"]
     if isinstance(tr, list):
@@ -412,7 +437,9 @@ def _read_pcm(path: str, index: _Index) -> tuple[SalesData, SalesData | None]:
     if not isinstance(tr, dict) or "in_sample_transactions" not in tr:
         raise InstanceError("transactions.in_sample_transactions", "missing", path)
     if prods is not None:
-        if not isinstance(prods, list) or any(not isinstance(p, int) or isinstance(p, bool) for p in prods):
+        if not isinstance(prods, list) or any(
+            not isinstance(p, int) or isinstance(p, bool) for p in prods
+        ):
             raise InstanceError("products", "must be a list of integers 0..N", path)
         for p in prods:
             if p != 0:
@@ -507,7 +534,9 @@ def read_sales(
     if "product" in header and "sold" in header:
         return _read_periods(source, header, rows, index), None
     raise _fail(
-        source, 1, None,
+        source,
+        1,
+        None,
         "header is neither a sessions file (available, bought) nor a periods file "
         "(period, product, available, sold)",
     )
@@ -549,13 +578,18 @@ def write_periods_csv(data: SalesData, path: str | os.PathLike[str]) -> None:
             buy = data.ch_product[sl] < data.n
             sold[data.ch_product[sl][buy]] = data.ch_count[sl][buy]
             for i in range(data.n):
-                w.writerow([f"d{g}", data.ids[i], int(off[i]), int(round(sold[i])), int(round(sizes[g]))])
+                w.writerow(
+                    [f"d{g}", data.ids[i], int(off[i]), int(round(sold[i])), int(round(sizes[g]))]
+                )
 
 
 def pcm_transactions(data: SalesData) -> list[dict[str, Any]]:
     """python_choice_models transactions (product k+1 is position k; 0 = no purchase)."""
     out = []
     for _, avail, j, c in _cells(data):
-        t = {"offered_products": [0] + [int(i) + 1 for i in avail], "product": j + 1 if j < data.n else 0}
+        t = {
+            "offered_products": [0] + [int(i) + 1 for i in avail],
+            "product": j + 1 if j < data.n else 0,
+        }
         out.extend([t] * int(round(c)))
     return out

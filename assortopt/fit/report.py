@@ -105,12 +105,18 @@ def summary(report: dict[str, Any]) -> str:
         f"{report['lambda0']:.4f} (from {report['lambda0_from']})",
         "log-likelihood per visit   in sample   held out",
     ]
-    for key, label in (("markov_chain", "Markov chain"), ("mnl", "MNL"), ("independent", "independent")):
+    for key, label in (
+        ("markov_chain", "Markov chain"),
+        ("mnl", "MNL"),
+        ("independent", "independent"),
+    ):
         lines.append(f"  {label:<24}{fmt(ll[key]['in_sample']):>10}{fmt(ll[key]['holdout']):>11}")
     ni = report["not_identified"]
     if ni:
         names = ", ".join(x["id"] for x in ni[:8]) + (" …" if len(ni) > 8 else "")
-        lines.append(f"rows not identified (never unavailable; MNL-implied row used): {len(ni)}: {names}")
+        lines.append(
+            f"rows not identified (never unavailable; MNL-implied row used): {len(ni)}: {names}"
+        )
     if report["top_flows"]:
         lines.append("largest substitution flows (lambda_i * rho_ik):")
         for f in report["top_flows"][:5]:

@@ -56,7 +56,13 @@ def main(small: bool = False) -> dict:
         f"profit under the truth: plan on fitted chain {ev['fitted'].mean:.2f}, "
         f"plan on truth {ev['truth'].mean:.2f} (difference {diff:.2f} ± {se:.2f})"
     )
-    return {"fitted": fitted, "truth": truth, "report": report, "evaluations": ev, "diff": (diff, se)}
+    return {
+        "fitted": fitted,
+        "truth": truth,
+        "report": report,
+        "evaluations": ev,
+        "diff": (diff, se),
+    }
 
 
 if __name__ == "__main__":
