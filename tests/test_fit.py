@@ -397,3 +397,42 @@ def test_cli_fit_sessions_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "Markov chain" in err and "held out" in err
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["iterations"] <= 100 and rep["holdout_visits"] > 0
+
+
+def test_cli_sales_only_periods_with_buy_share(tmp_path: Path) -> None:
+    truth = _truth(5, seed=11)
+    data = sample_sales(truth, 3000, seed=2, record_no_purchase=False)
+    path = tmp_path / "days.csv"
+    with open(path, "w", newline="") as fh:  # periods CSV without a visits column
+        w = csv.writer(fh)
+        w.writerow(["period", "product", "available", "sold"])
+        for g in range(data.n_groups):
+            sold = dict(
+                zip(
+                    data.ch_product[data.ch_indptr[g] : data.ch_indptr[g + 1]].tolist(),
+                    data.ch_count[data.ch_indptr[g] : data.ch_indptr[g + 1]].tolist(),
+                )
+            )
+            for i, pid in enumerate(truth.ids):
+                w.writerow([f"d{g}", pid, int(data.offered(g)[i]), int(sold.get(i, 0))])
+    cat = _catalogue(tmp_path / "p.csv", truth.ids)
+    args = [
+        "fit",
+        str(path),
+        "--catalogue",
+        str(cat),
+        "--customers",
+        "30",
+        "-o",
+        str(tmp_path / "i.json"),
+        "--report",
+        str(tmp_path / "r.json"),
+    ]
+    assert main(args) == 2  # λ0 not identified
+    assert main(args + ["--buy-share", "0.7"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["lambda0_from"] == "buy_share"
+    assert rep["no_purchase_share"] == pytest.approx(0.3, rel=1e-9)
+    with pytest.raises(SystemExit) as exc:  # not both: argparse's one-line usage error
+        main(args + ["--buy-share", "0.7", "--visits", "5000"])
+    assert exc.value.code == 2
