@@ -80,8 +80,9 @@ def main() -> None:
         for s in range(a.seeds):
             r = run(a.products, a.customers, v, s, a.reps)
             rows.append(r)
+            se_pct = 100 * r["loss_se"] / r["truth_profit"]
             print(
-                f"n={v:>8} seed={s} loss {r['loss_pct']:6.2f}% (±{100 * r['loss_se'] / r['truth_profit']:.2f}) "
+                f"n={v:>8} seed={s} loss {r['loss_pct']:6.2f}% (±{se_pct:.2f}) "
                 f"held-out ll gap {r['heldout_ll_gap']:.5f} soft RMSE {r['soft_rmse']:.5f} "
                 f"fit {r['fit_s']:.1f} s",
                 flush=True,

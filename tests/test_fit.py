@@ -411,6 +411,7 @@ def test_cli_sales_only_periods_with_buy_share(tmp_path: Path) -> None:
                 zip(
                     data.ch_product[data.ch_indptr[g] : data.ch_indptr[g + 1]].tolist(),
                     data.ch_count[data.ch_indptr[g] : data.ch_indptr[g + 1]].tolist(),
+                    strict=True,
                 )
             )
             for i, pid in enumerate(truth.ids):
