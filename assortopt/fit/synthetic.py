@@ -8,13 +8,16 @@ exact choice probabilities of the chain for that offer set (`chain_probabilities
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..choice.mc import chain_probabilities
 from ..instance import Instance
+from ..sampling import MarkovChainSampler
 from .data import SalesData, group_visits
 
-__all__ = ["sample_sales", "random_offer_sets"]
+__all__ = ["sample_sales", "random_offer_sets", "fitted_family", "FITTED_DEFAULTS"]
 
 
 def random_offer_sets(
@@ -70,3 +73,59 @@ def sample_sales(
         has_no_purchase=record_no_purchase,
         source="sampled",
     )
+
+
+#: parameters of the benchmark family ``fitted`` beyond the generator's common ones
+FITTED_DEFAULTS: dict[str, Any] = {"k": 8, "weights": "exp", "visits": 10000, "mean_out": 2.0}
+
+
+def fitted_family(
+    n_products: int, customers: float, seed: int, **params: Any
+) -> tuple[Instance, MarkovChainSampler]:
+    """The benchmark family ``fitted``: ``(fitted instance, sampler of the truth)``.
+
+    The truth is ``generate("sparse", n_products, customers, seed, k, weights, ...)``; ``visits``
+    visits are sampled from it (`sample_sales`, ``mean_out`` products out per period), the chain
+    is fitted (`fit_markov_chain`, default options) and the instance keeps the truth's prices,
+    costs, customers and constraints. Plans made on it are evaluated under the truth (the
+    benchmark's ``truth_*`` columns): the planning loss due to estimation.
+    Raises `OptionError` for unknown parameters (as `generate`).
+    """
+    from ..generators import generate
+    from .chain import fit_markov_chain
+
+    p = {**FITTED_DEFAULTS, **params}
+    visits, mean_out = int(p.pop("visits")), float(p.pop("mean_out"))
+    truth = generate("sparse", n_products, customers, seed, **p)
+    data = sample_sales(truth, visits, seed=seed + 7919, mean_out=mean_out)
+    cat = [
+        {"id": pid, "price": a, "cost": b, "salvage": s, "fixed_cost": f}
+        for pid, a, b, s, f in zip(
+            truth.ids,
+            truth.price.tolist(),
+            truth.cost.tolist(),
+            truth.salvage.tolist(),
+            truth.fixed_cost.tolist(),
+            strict=True,
+        )
+    ]
+    fitted, rep = fit_markov_chain(
+        data, cat, truth.customers_mean, truth.customers_distribution, progress=False
+    )
+    meta = {
+        "generator": {
+            "family": "fitted",
+            "n_products": n_products,
+            "customers": customers,
+            "seed": seed,
+            "params": {**params, "visits": visits, "mean_out": mean_out},
+        },
+        "fit": {k: rep[k] for k in ("visits", "iterations", "loglik")},
+    }
+    fitted = fitted.replace(
+        max_products=truth.max_products,
+        budget=truth.budget,
+        name=f"fitted-n{n_products}-t{customers}-v{visits}-s{seed}",
+        metadata=meta,
+    )
+    return fitted, MarkovChainSampler(truth)
