@@ -446,7 +446,7 @@ def test_bench_family_fitted_reports_truth_columns(tmp_path: Path) -> None:
 
     cfg = tmp_path / "fitted.toml"
     cfg.write_text(
-        '[bench]\nname = "f"\neval_reps = 200\nscenarios = 10\nreference = "heuristic"\n'
+        '[bench]\nname = "f"\neval_reps = 100\nscenarios = 5\nreference = "heuristic"\n'
         '[[grid]]\nfamily = ["fitted"]\nn_products = [6]\ncustomers = [20]\ntail = ["zipf:1.0"]\n'
         'margin = ["medium"]\nseeds = [0]\nparams = {k = 3, visits = 3000}\n'
         '[[method]]\nname = "heuristic"\n[[method]]\nname = "newsvendor"\n'
