@@ -26,6 +26,8 @@ from assortopt.fit import fit_markov_chain, sample_sales, soft_rmse
 from assortopt.fit.em import ChainParams, loglik
 from assortopt.fit.synthetic import random_offer_sets
 
+_TRUTH_PLANS: dict[tuple[int, int, int], object] = {}
+
 
 def run(n: int, customers: int, visits: int, seed: int, reps: int) -> dict:
     truth = assortopt.generate("sparse", n, customers, seed=seed, k=4)
@@ -39,7 +41,10 @@ def run(n: int, customers: int, visits: int, seed: int, reps: int) -> dict:
     fitted, rep = fit_markov_chain(data, cat, customers, holdout=held, progress=False)
     fit_s = time.perf_counter() - t
     q_fit = assortopt.solve(fitted, "heuristic", scenarios=100, seed=0, eval_reps=0).stock
-    q_true = assortopt.solve(truth, "heuristic", scenarios=100, seed=0, eval_reps=0).stock
+    key = (n, customers, seed)
+    if key not in _TRUTH_PLANS:  # the truth's plan does not depend on n
+        _TRUTH_PLANS[key] = assortopt.solve(truth, "heuristic", scenarios=100, seed=0, eval_reps=0)
+    q_true = _TRUTH_PLANS[key].stock  # type: ignore[attr-defined]
     ev_f = assortopt.simulate(truth, q_fit, reps=reps, seed=7)
     ev_t = assortopt.simulate(truth, q_true, reps=reps, seed=7)
     d, se = assortopt.paired_difference(ev_t, ev_f)

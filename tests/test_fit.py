@@ -461,3 +461,21 @@ def test_bench_family_fitted_reports_truth_columns(tmp_path: Path) -> None:
     np.testing.assert_array_equal(fitted.price, truth.inst.price)
     assert not np.allclose(fitted.arrival, truth.inst.arrival)  # estimated, not copied
     assert np.abs(fitted.arrival - truth.inst.arrival).max() < 0.05
+
+
+def test_fitted_instance_with_unsold_products_is_plannable() -> None:
+    """Products never bought get λ → 0 under EM; the instance keeps a 1e-8 floor so that the
+    LP bound (and so the heuristic) solves on it (exact zeros broke the LP bound's certificate
+    on a 100-product fit from 1,000 visits)."""
+    from assortopt.models.lp_bound import lp_bound
+
+    truth = generate("sparse", 100, 1000, seed=0, k=4)
+    data = sample_sales(truth, 1000, seed=1000)
+    assert (data.sales()[:100] == 0).any()
+    cat = [
+        {"id": p, "price": float(a), "cost": float(b)}
+        for p, a, b in zip(truth.ids, truth.price, truth.cost, strict=True)
+    ]
+    fitted, _ = fit_markov_chain(data, cat, 1000, progress=False)
+    assert fitted.arrival.min() >= 1e-8 * 0.99
+    assert lp_bound(fitted).status == "optimal"

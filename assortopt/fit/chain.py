@@ -30,6 +30,9 @@ TOP_K = 20
 IMPUTE_ROUNDS = 3  # re-imputations of no-purchases for sales-only data
 SHRINKAGE = 10.0  # default κ: pseudo-visits toward the MNL-implied row (models/fit.md)
 _OUT_EXIT_MIN = 1e-9  # fitted rows keep at least this exit probability (no traps in the file)
+#: every product keeps at least this first-choice probability in the instance written: a product
+#: never bought gets λ → 0 under EM, and exact zeros make the LP bound's certificate fail
+_OUT_ARRIVAL_MIN = 1e-8
 
 
 def choose_support(data: SalesData, support: Any = "auto") -> sp.csr_array:
@@ -183,6 +186,8 @@ def _chain_to_instance(
     rho.data = rho.data * scale[rows]
     rho.data[rho.data < 1e-12] = 0.0
     rho.eliminate_zeros()
+    lam = np.maximum(params.arrival, _OUT_ARRIVAL_MIN)
+    lam *= params.arrival.sum() / lam.sum()  # λ0 unchanged
     get = lambda c, d: np.array([float(p.get(c, d)) for p in products])  # noqa: E731
     return Instance(
         ids=tuple(p["id"] for p in products),
@@ -190,7 +195,7 @@ def _chain_to_instance(
         cost=get("cost", 0.0),
         salvage=get("salvage", 0.0),
         fixed_cost=get("fixed_cost", 0.0),
-        arrival=params.arrival,
+        arrival=lam,
         transitions=rho,
         customers_mean=customers,
         customers_distribution=distribution,  # type: ignore[arg-type]
