@@ -169,6 +169,14 @@ def _catalogue(catalogue: Any) -> tuple[list[dict[str, Any]], str | None]:
     return rows, None
 
 
+def _floor_arrival(params: ChainParams) -> ChainParams:
+    """λ_i ≥ ``_OUT_ARRIVAL_MIN`` for every product, λ0 unchanged (the chain written and scored
+    on held-out visits)."""
+    lam = np.maximum(params.arrival, _OUT_ARRIVAL_MIN)
+    lam *= params.arrival.sum() / lam.sum()
+    return ChainParams(lam, params.lam0, params.indptr, params.indices, params.data, params.exit)
+
+
 def _chain_to_instance(
     params: ChainParams,
     products: list[dict[str, Any]],
@@ -186,8 +194,6 @@ def _chain_to_instance(
     rho.data = rho.data * scale[rows]
     rho.data[rho.data < 1e-12] = 0.0
     rho.eliminate_zeros()
-    lam = np.maximum(params.arrival, _OUT_ARRIVAL_MIN)
-    lam *= params.arrival.sum() / lam.sum()  # λ0 unchanged
     get = lambda c, d: np.array([float(p.get(c, d)) for p in products])  # noqa: E731
     return Instance(
         ids=tuple(p["id"] for p in products),
@@ -195,7 +201,7 @@ def _chain_to_instance(
         cost=get("cost", 0.0),
         salvage=get("salvage", 0.0),
         fixed_cost=get("fixed_cost", 0.0),
-        arrival=lam,
+        arrival=params.arrival,
         transitions=rho,
         customers_mean=customers,
         customers_distribution=distribution,  # type: ignore[arg-type]
@@ -355,6 +361,7 @@ def fit_markov_chain(
         time_limit=time_limit,
         progress=False,
     )
+    final = _floor_arrival(res.params)
     report = build_report(
         sales,
         held,
@@ -366,7 +373,7 @@ def fit_markov_chain(
         shrinkage=shrinkage,
         mnl_ll=(mnl_loglik(u, sales), mnl_loglik(u, held) if held is not None else None),
         ind_ll=(ind.loglik, loglik(ind.params, held) if held is not None else None),
-        mc_held=loglik(res.params, held) if held is not None else None,
+        mc_held=loglik(final, held) if held is not None else None,
     )
     meta: dict[str, Any] = {
         "fit": {k: report[k] for k in ("data", "visits", "iterations", "loglik")}
@@ -375,7 +382,7 @@ def fit_markov_chain(
         if any(c in p for p in products):
             meta[c] = [p.get(c, "") for p in products]
     inst = _chain_to_instance(
-        res.params,
+        final,
         products,
         customers,
         distribution,
