@@ -16,6 +16,8 @@ Streams and simulation
     `sample_streams` → `Stream` (CSR preference lists), `MarkovChainSampler`, `simulate` →
     `Evaluation`, `simulate_stream`, `paired_difference`; `expected_profit` / `optimal_plan`
     (the exact dynamic program for tiny instances).
+Fitting
+    `fit_markov_chain` (sales records → an instance with a fitted chain, and a fit report).
 Planning
     `solve` → `Solution` (any registered method; `list_methods()` lists them), `load_solution`,
     `write_solution`.
@@ -84,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "generate_online": "generators",
     "build": "models",
     "import_pcm": "interop",
+    "fit_markov_chain": "fit",
     "run_bench": "bench",
     "write_report": "bench",
 }

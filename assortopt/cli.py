@@ -219,6 +219,35 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fit(a: argparse.Namespace) -> int:
+    from .fit import fit_markov_chain, summary
+    from .instance import save_instance
+    from .jsonio import write_json_atomic
+
+    customers: float = a.customers
+    if float(customers).is_integer():
+        customers = int(customers)
+    inst, report = fit_markov_chain(
+        a.data,
+        a.catalogue,
+        customers,
+        a.distribution,
+        holdout=a.holdout,
+        seed=a.seed,
+        time_limit=a.time_limit,
+        max_iter=a.max_iter,
+        visits=a.visits,
+        buy_share=a.buy_share,
+        progress=None,
+    )
+    save_instance(inst, a.output)
+    if a.report:
+        write_json_atomic(a.report, report)
+    print(summary(report), file=sys.stderr)
+    print(f"{a.output}: {inst.n} products, {inst.transitions.nnz} transitions", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "solve": cmd_solve,
     "bound": cmd_bound,
@@ -227,6 +256,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": cmd_generate,
     "bench": cmd_bench,
     "gap": cmd_gap,
+    "fit": cmd_fit,
 }
 
 
@@ -319,6 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--workers", "-j", type=int, default=1)
     bn.add_argument("--resume", action="store_true", help="skip finished cells")
     bn.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks")
+
+    ft = sub.add_parser("fit", help="fit the Markov chain from sales records; writes an instance")
+    ft.add_argument("data", help="sessions CSV, periods CSV or python_choice_models JSON")
+    ft.add_argument("--catalogue", required=True, help="products CSV: id, price, cost, ...")
+    ft.add_argument("--customers", "-t", type=float, required=True, help="season customers T")
+    ft.add_argument("--distribution", choices=("fixed", "poisson"), default="fixed")
+    ft.add_argument("--output", "-o", required=True, help="instance file to write")
+    ft.add_argument("--report", default=None, help="fit report JSON to write")
+    ft.add_argument("--holdout", type=float, default=None, help="share of visits held out")
+    ft.add_argument("--seed", type=int, default=0)
+    ft.add_argument("--time-limit", type=float, default=None, help="seconds")
+    ft.add_argument("--max-iter", type=int, default=2000, help="EM steps")
+    lam0 = ft.add_mutually_exclusive_group()
+    lam0.add_argument("--visits", type=float, default=None, help="total visits (sales-only data)")
+    lam0.add_argument(
+        "--buy-share", type=float, default=None, help="share of visits that buy (sales-only data)"
+    )
     return p
 
 

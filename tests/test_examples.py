@@ -67,6 +67,16 @@ def test_scenario_sweep(tmp_path: Path) -> None:
     assert len(all_evals) >= 6 and len({(ev.seed, ev.reps) for ev in all_evals}) == 1
 
 
+def test_fit_from_sales() -> None:
+    out = load("fit_from_sales").main(small=True)
+    fitted, truth, ev = out["fitted"], out["truth"], out["evaluations"]
+    assert fitted.ids == truth.ids and fitted.customers_mean == truth.customers_mean
+    assert {e.seed for e in ev.values()} == {7} and len({e.reps for e in ev.values()}) == 1
+    diff, se = out["diff"]
+    # the truth's plan is planned on the true chain: the fitted chain's plan is not much better
+    assert diff < 3 * se + 0.05 * abs(ev["truth"].mean)
+
+
 def test_python_api_example() -> None:
     """docs/examples/python_api.py is the README's "Python API" build-extend-solve snippet."""
     ns = load("python_api").main()

@@ -356,8 +356,10 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
             raise w.error(f"{where}.{req}", "missing")
     fams = []
     for f in _as_list(w, f"{where}.family", g["family"]):
-        if f not in FAMILIES:
-            raise w.error(f"{where}.family", f"unknown family {f!r} (choose {', '.join(FAMILIES)})")
+        if f not in FAMILIES and f != "fitted":
+            raise w.error(
+                f"{where}.family", f"unknown family {f!r} (choose {', '.join(FAMILIES)}, fitted)"
+            )
         fams.append(f)
     ns = tuple(
         _int(w, f"{where}.n_products", v, 1)
@@ -430,6 +432,8 @@ def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> 
     for fam in families:
         if fam == "online":
             from ..generators import ONLINE_DEFAULTS as own
+        elif fam == "fitted":
+            from ..fit.synthetic import FITTED_DEFAULTS as own
         else:
             own = FAMILIES[fam][0]
         allowed = set(COMMON_DEFAULTS) | set(own)

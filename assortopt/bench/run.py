@@ -134,7 +134,7 @@ def _num(x: Any) -> float | None:
 
 
 def _make_instance(cell: Cell):
-    """The cell's instance and, for the online family, its ground-truth sampler."""
+    """The cell's instance and, for the online and fitted families, its ground-truth sampler."""
     from ..generators import generate
 
     kw = cell.generator_kwargs()
@@ -142,6 +142,10 @@ def _make_instance(cell: Cell):
         from ..generators import generate_online
 
         return generate_online(cell.n, cell.customers, cell.seed, **kw)
+    if cell.family == "fitted":  # fitted from sampled sales; evaluated under the truth
+        from ..fit.synthetic import fitted_family
+
+        return fitted_family(cell.n, cell.customers, cell.seed, **kw)
     return generate(cell.family, cell.n, cell.customers, cell.seed, **kw), None
 
 

@@ -1,7 +1,7 @@
 """One builder per formulation, and `build`, the uniform entry to all of them.
 
-Every builder returns a `Formulation` (`assortopt.models.formulation`): the model as arrays for HiGHS,
-a Pyomo ``ConcreteModel`` made on first access of ``.model`` (add your own variables,
+Every builder returns a `Formulation` (`assortopt.models.formulation`): the model as arrays
+for HiGHS, a Pyomo ``ConcreteModel`` made on first access of ``.model`` (add your own variables,
 constraints or objective terms to it), variable blocks that map columns to products and
 scenarios, ``.solve`` (a `SolveResult`: status, incumbent, bound, gap), ``.plan`` (a `Plan`),
 ``.values`` (a labelled pandas view of a block) and ``.solution`` (an `assortopt.api.Solution`
