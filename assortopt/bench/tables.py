@@ -107,6 +107,8 @@ def status_table(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 
 
 def overview(df: pd.DataFrame, ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per method: cells, errors, % of LP bound, gap to the cell's best plan (% LP), cells where
+    it is best and best or tied (gap ≤ 2 se), mean products, units and planning seconds."""
     rows = {}
     for m in methods:
         g, o = df[df.method == m], ok[ok.method == m]
@@ -128,6 +130,8 @@ def overview(df: pd.DataFrame, ok: pd.DataFrame, methods: list[str]) -> pd.DataF
 
 
 def versus_reference(ok: pd.DataFrame, methods: list[str], ref: str | None) -> pd.DataFrame:
+    """Per method other than ``ref``: paired wins (z > 2), ties (|z| ≤ 2, or an exact 0 with
+    se 0) and losses (z < −2) against ``ref``, and the mean difference in % of the LP bound."""
     rows = {}
     if ref is None:
         return pd.DataFrame()
@@ -155,6 +159,8 @@ def versus_reference(ok: pd.DataFrame, methods: list[str], ref: str | None) -> p
 
 
 def exact_table(ok: pd.DataFrame, ref: str | None) -> pd.DataFrame:
+    """Per exact MIP method (`EXACT`) and (N, T): ``ref`` vs the MIP in % of the LP bound on
+    the cells both have, their paired difference, optimal count, mean MIP gap and seconds."""
     rows = {}
     if ref is None:
         return pd.DataFrame()
@@ -186,6 +192,8 @@ def exact_table(ok: pd.DataFrame, ref: str | None) -> pd.DataFrame:
 
 
 def long_tail_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per (N, T, method): mean products, tail products, units, tail units, tail sales share,
+    fill rate, substitution share and % of the LP bound."""
     rows = {}
     for (n, t), g in ok.groupby(["n", "customers"]):
         for m in methods:
@@ -209,6 +217,7 @@ def long_tail_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 
 
 def runtime_table(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Mean planning seconds, rows N, one column per method (error rows included)."""
     t = df.pivot_table(index="n", columns="method", values="plan_s", aggfunc="mean")
     t = t[[m for m in methods if m in t.columns]]
     t.index.name = "N"
@@ -216,6 +225,8 @@ def runtime_table(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
 
 
 def truth_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per method, on the cells evaluated under a ground truth (online family): profit under
+    the Markov chain and under the truth, gap to the truth-best plan, truth-best count."""
     tr = ok[ok.truth_mean.notna()] if "truth_mean" in ok else ok.iloc[:0]
     rows = {}
     for m in methods:
