@@ -48,8 +48,9 @@ def run_bench(
         Called after each cell's rows are on disk with the number of cells written in this run
         (e.g. to watch or interrupt a sweep).
     executor
-        Where the cells run (`assortopt.bench.executors`); default `SerialExecutor` for one
-        worker, else `PoolExecutor` with ``workers`` processes.
+        Where the cells run in this process's sweep (`assortopt.bench.executors`); default
+        `SerialExecutor` for one worker, else `PoolExecutor` with ``workers`` processes. (Over
+        MPI ranks, `assortopt.mpi.run_bench_mpi` keeps the files on rank 0.)
 
     Returns
     -------

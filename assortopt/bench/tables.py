@@ -101,6 +101,18 @@ def regret_slopes(df: pd.DataFrame, by: list[str] | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def _frame(rows: dict, names: list[str]) -> pd.DataFrame:
+    """A table from ``{key: {column: value}}``, its index named ``names`` (tuple keys for
+    several names)."""
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    if not out.empty:
+        if len(names) > 1:
+            out.index = pd.MultiIndex.from_tuples(out.index, names=names)
+        else:
+            out.index.name = names[0]
+    return out
+
+
 def status_table(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
     """Rows per method and status (methods in sweep order)."""
     return pd.crosstab(df.method, df.status).reindex(methods)
@@ -124,9 +136,7 @@ def overview(df: pd.DataFrame, ok: pd.DataFrame, methods: list[str]) -> pd.DataF
             "units": o.units.mean(),
             "plan s (mean)": g.plan_s.mean(),
         }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    out.index.name = "method"
-    return out
+    return _frame(rows, ["method"])
 
 
 def versus_reference(ok: pd.DataFrame, methods: list[str], ref: str | None) -> pd.DataFrame:
@@ -152,10 +162,7 @@ def versus_reference(ok: pd.DataFrame, methods: list[str], ref: str | None) -> p
                 100 * o.diff_ref / o.lp_bound, 100 * o.diff_ref_se / o.lp_bound
             ),
         }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if not out.empty:
-        out.index.name = "method"
-    return out
+    return _frame(rows, ["method"])
 
 
 def exact_table(ok: pd.DataFrame, ref: str | None) -> pd.DataFrame:
@@ -185,10 +192,7 @@ def exact_table(ok: pd.DataFrame, ref: str | None) -> pd.DataFrame:
                 "MIP gap (mean)": gi.mip_gap.mean(),
                 "MIP s (mean)": gi.plan_s.mean(),
             }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if not out.empty:
-        out.index = pd.MultiIndex.from_tuples(out.index, names=["method", "N", "T"])
-    return out
+    return _frame(rows, ["method", "N", "T"])
 
 
 def long_tail_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -210,10 +214,7 @@ def long_tail_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
                 "subst. share": o.substitution_share.mean(),
                 "% LP": o.pct_lp.mean(),
             }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if not out.empty:
-        out.index = pd.MultiIndex.from_tuples(out.index, names=["N", "T", "method"])
-    return out
+    return _frame(rows, ["N", "T", "method"])
 
 
 def runtime_table(df: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
@@ -240,7 +241,4 @@ def truth_table(ok: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
             "gap to truth-best": mean_se(o.truth_gap_best, o.truth_gap_best_se),
             "truth-best": int((o.truth_gap_best == 0).sum()),
         }
-    out = pd.DataFrame.from_dict(rows, orient="index")
-    if not out.empty:
-        out.index.name = "method"
-    return out
+    return _frame(rows, ["method"])
