@@ -21,6 +21,9 @@ is pickled. Two facts of the K-scenario model are global and are restored on eac
 model: the stock bounds (the spill MIP's big-M and the sample-path MIP's unit count are maxima
 over all scenarios; a one-scenario model would cut the stock to what that scenario alone can
 sell) and the first-stage cost (paid once, on the nonanticipative stock).
+
+The decompositions reach the scenario data through this module (``contract.scenario_data``), so
+a test can wrap that one function (tests/mpi_failing_rank.py makes a rank fail there).
 """
 
 from __future__ import annotations
