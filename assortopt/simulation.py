@@ -211,10 +211,11 @@ def paired_difference(ev_a: Evaluation, ev_b: Evaluation) -> tuple[float, float]
     """Mean and standard error of ``profit_a − profit_b`` over common replications.
 
     Both evaluations must come from the same seed and number of replications (common random
-    numbers); raises `OptionError` otherwise.
+    numbers); raises `OptionError` otherwise. With one replication the standard error is NaN:
+    one paired sample says nothing about the spread of the difference.
     """
     if ev_a.reps != ev_b.reps or ev_a.seed != ev_b.seed:
         raise OptionError("paired_difference needs evaluations with the same seed and reps")
     d = ev_a.profits - ev_b.profits
-    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else float("nan")
     return float(d.mean()), se

@@ -87,7 +87,7 @@ def main() -> None:
         try:
             p = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=a.cap + 120,
-                env={**os.environ, "OMP_NUM_THREADS": "1"},
+                env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
             )  # fmt: skip
             wall = time.perf_counter() - t0
         except subprocess.TimeoutExpired:

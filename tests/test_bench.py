@@ -28,7 +28,8 @@ import pytest
 
 from assortopt.bench import TIMING_COLUMNS, load_config, read_results, run_bench, write_report
 from assortopt.bench.config import parse_config
-from assortopt.bench.report import FIGURES, regret_slopes
+from assortopt.bench.figures import FIGURES
+from assortopt.bench.tables import regret_slopes
 from assortopt.exceptions import OptionError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,13 +154,12 @@ def test_smoke_plans_file_reproduces_a_row(smoke):
 # ============================================================================ resume after a kill
 _KILLED_RUN = """
 import sys, time
-import assortopt.bench.run as run
+from assortopt.bench import run_bench
 def hold(n):
     if n >= 1:
         print("HELD", flush=True)
         time.sleep(600)
-run.AFTER_CELL = hold
-run.run_bench(sys.argv[1], sys.argv[2], workers=1, progress=False)
+run_bench(sys.argv[1], sys.argv[2], workers=1, progress=False, on_cell=hold)
 """
 
 

@@ -34,14 +34,16 @@ TINY = ROOT / "instances" / "tiny-sparse-n4-t8.json"
 MPIEXEC = str(Path(sys.executable).with_name("mpiexec"))
 
 
-def _mpi(*args: str, n: int = 2, timeout: float = 120, env: dict | None = None):
-    cmd = [MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py", "-m", "assortopt", *args]
+def _mpi(*args: str, n: int = 2, timeout: float = 120, driver: Path | None = None):
+    """``mpiexec -n N python -m mpi4py -m assortopt ARGS`` (or the test ``driver`` script)."""
+    run = [str(driver)] if driver is not None else ["-m", "assortopt"]
+    cmd = [MPIEXEC, "-n", str(n), sys.executable, "-m", "mpi4py", *run, *args]
     return subprocess.run(
         cmd,
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
         cwd=tempfile.gettempdir(),  # mpi-sppy leaves empty *.log files in its working directory
     )
 
@@ -150,7 +152,7 @@ def test_failing_rank_aborts_with_a_message(tmp_path, decomposition):
     p = _mpi(
         "solve", str(TINY), "--method", method, "--mpi", "--decomposition", decomposition,
         "--scenarios", "4", "--eval-reps", "0", "-o", str(tmp_path / "x.json"),
-        timeout=60, env={"ASSORTOPT_MPI_FAIL_RANK": "1"},
+        timeout=60, driver=ROOT / "tests" / "mpi_failing_rank.py",
     )  # fmt: skip
     assert p.returncode != 0
     assert "rank 1 of 2 failed" in p.stderr and "on purpose" in p.stderr
@@ -189,7 +191,7 @@ name = "fluid"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    from assortopt.bench.run import TIMING_COLUMNS
+    from assortopt.bench import TIMING_COLUMNS
 
     with open(path, newline="") as fh:
         return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS} for r in csv.DictReader(fh)]

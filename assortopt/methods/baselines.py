@@ -100,6 +100,26 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     )
 
 
+def round_saa_stock(
+    inst: Instance, x: np.ndarray, rule: str, scenarios: int, seed: int, lp_objective: float
+) -> tuple[np.ndarray, float]:
+    """Integer stock from the SAA-LP's fractional stock ``x``, as ``saa-lp-all`` rounds it.
+
+    ``"simulate"``: start from the nearest integers and improve each product between floor and
+    ceiling on ``scenarios`` simulated seasons from ``seed`` (objective: their mean profit);
+    ``"nearest"`` / ``"floor"``: round, then drop units until the budget holds (objective: the
+    LP's, ``lp_objective``). Also the rounding of ``saa-lp-all`` under MPI (`assortopt.mpi`).
+    """
+    if rule == "simulate":
+        stream = planning_stream(inst, scenarios, seed)
+        lo = np.floor(x + 1e-9).astype(np.int64)
+        hi = np.ceil(x - 1e-9).astype(np.int64)
+        r = improve(inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0)
+        return r.stock, r.objective
+    q = _round(x, rule)
+    return fit_budget(inst, q, value=(inst.price - inst.cost) * q), lp_objective
+
+
 @register("saa-lp-all", params=("rounding", "lp_scenarios"))
 def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     """The SAA-LP over every product, no assortment step (Gallego–Kim style), on
@@ -151,16 +171,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
                 termination=res.termination,
             )
         x = np.where(keep, res.stock_frac, 0.0)
-    if rule == "simulate":
-        stream = planning_stream(inst, req.scenarios, req.seed)
-        lo = np.floor(x + 1e-9).astype(np.int64)
-        hi = np.ceil(x - 1e-9).astype(np.int64)
-        r = improve(inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0)
-        q, obj = r.stock, r.objective
-    else:
-        q = _round(x, rule)
-        q = fit_budget(inst, q, value=(inst.price - inst.cost) * q)
-        obj = res.objective
+    q, obj = round_saa_stock(inst, x, rule, req.scenarios, req.seed, res.objective)
     return Plan(
         q,
         status=HEURISTIC,

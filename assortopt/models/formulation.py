@@ -86,6 +86,12 @@ class Formulation:
         return self._model
 
     @property
+    def column_vars(self) -> list[Any]:
+        """The Pyomo variable of each column of ``lp``, in column order (materialises the model)."""
+        self.model  # noqa: B018
+        return list(self._col_vars or [])
+
+    @property
     def materialised(self) -> bool:
         """Whether the Pyomo model exists (then it, not ``lp``, is what `solve` solves)."""
         return self._model is not None

@@ -1,0 +1,215 @@
+"""The entry point of an MPI solve: check the input on every rank, run the decomposition,
+round and package the plan on rank 0 (models/mpi.md)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import OptionError
+from ..instance import Instance, load_instance
+from ..solver import ERROR, FEASIBLE, HEURISTIC, OPTIMAL, SolverOptions
+from .comm import abort, agree, stdout_to_stderr
+from .contract import check_method
+from .ef import run_ef
+from .lshaped import run_lshaped
+from .ph import run_wheel
+from .result import MPIResult
+
+__all__ = ["DECOMPOSITIONS", "PARAMS", "check_params", "solve_mpi"]
+
+DECOMPOSITIONS = ("ef", "ph", "lshaped")
+#: Parameters `solve_mpi` takes (``--param KEY=VALUE`` on the command line).
+PARAMS = ("rho", "iterations", "rel_gap")
+
+
+def check_params(params: dict[str, Any]) -> dict[str, Any]:
+    """`PARAMS` with their defaults filled in; `OptionError` for an unknown or bad one."""
+    unknown = sorted(set(params) - set(PARAMS))
+    if unknown:
+        raise OptionError(f"--mpi does not take option(s) {', '.join(unknown)}")
+    out = {"rho": 1.0, "iterations": 200, "rel_gap": 0.005}
+    for k, v in params.items():
+        try:
+            out[k] = int(v) if k == "iterations" else float(v)
+        except (TypeError, ValueError):
+            raise OptionError(f"--param {k}: not a number: {v!r}") from None
+    if out["rho"] <= 0 or out["iterations"] < 1 or out["rel_gap"] < 0:
+        raise OptionError("--param: rho must be > 0, iterations >= 1, rel_gap >= 0")
+    return out
+
+
+def solve_mpi(
+    inst_path: str | os.PathLike[str],
+    method: str = "spill-mip",
+    scenarios: int = 100,
+    seed: int = 0,
+    decomposition: str = "ef",
+    options: SolverOptions | None = None,
+    params: dict[str, Any] | None = None,
+    eval_reps: int = 10000,
+) -> Any:
+    """Solve ``method``'s SAA program on ``scenarios`` scenarios across the MPI ranks.
+
+    Every rank of ``MPI.COMM_WORLD`` must call it. Returns the `assortopt.api.Solution` on
+    rank 0 (plan, status, objective, bound and gap of the decomposition, LP bound, out-of-sample
+    evaluation over ``eval_reps`` seasons) and None on the other ranks.
+
+    Parameters
+    ----------
+    inst_path
+        The instance file; every rank reads it.
+    method
+        ``saa-lp-all``, ``spill-mip`` or ``mip``.
+    scenarios, seed
+        K and the seed: the scenarios are those the single-process method draws.
+    decomposition
+        ``ef``, ``ph`` or ``lshaped`` (``saa-lp-all`` only; see the module docstring for the
+        ranks each needs).
+    options
+        HiGHS control for every subproblem; for ``ph`` the time limit is checked between PH
+        iterations (not a hard wall-clock bound), for ``lshaped`` it bounds the whole run.
+    params
+        ``rho`` (PH penalty factor per unit of net cost, default 1), ``iterations`` (PH/L-shaped
+        iteration limit, 200), ``rel_gap`` (stop when the certified gap is below it, 0.005).
+
+    Raises
+    ------
+    OptionError
+        Unknown method, decomposition or option, or a rank count the decomposition cannot use
+        (on every rank; rank 0 raises it, the others exit with status 2). A rank failing later
+        prints one line and aborts the whole run (``MPI_Abort``).
+    """
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    options = options or SolverOptions()
+    err: BaseException | None = None
+    t0 = time.perf_counter()
+    try:
+        check_method(method)
+        if decomposition not in DECOMPOSITIONS:
+            raise OptionError(
+                f"--decomposition must be one of {', '.join(DECOMPOSITIONS)}, got {decomposition!r}"
+            )
+        if decomposition == "lshaped" and method != "saa-lp-all":
+            raise OptionError(
+                f"--decomposition lshaped needs a continuous second stage: it solves saa-lp-all, "
+                f"not {method} (use --decomposition ef or ph)"
+            )
+        if scenarios < 1:
+            raise OptionError(f"scenarios must be >= 1, got {scenarios}")
+        if eval_reps < 0:
+            raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
+        size = comm.Get_size()
+        if decomposition == "ph" and size % 3 and size % 2:
+            raise OptionError(f"--decomposition ph needs a multiple of 2 or 3 ranks, got {size}")
+        prm = check_params(dict(params or {}))
+        inst = load_instance(inst_path)
+    except (OptionError, Exception) as exc:  # noqa: BLE001  (input errors: agreed, then raised)
+        err = exc
+    agree(comm, err)
+    path = str(Path(inst_path))
+    kw = {"inst_path": path, "method": method, "num_scens": int(scenarios), "seed": int(seed)}
+    try:
+        with stdout_to_stderr():
+            if decomposition == "ef":
+                res = run_ef(comm, kw, options)
+            elif decomposition == "lshaped":
+                res = run_lshaped(comm, kw, options, prm, t0)
+            else:
+                res = run_wheel(comm, kw, options, prm, decomposition)
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        abort(comm, exc, f"the {decomposition} run")
+        raise  # pragma: no cover  (Abort does not return)
+    if comm.Get_rank() != 0:
+        return None
+    assert res is not None
+    res.time_s = time.perf_counter() - t0
+    return _solution(inst, method, res, scenarios, seed, options, eval_reps)
+
+
+def _saa_lp_plan(
+    inst: Instance, res: MPIResult, scenarios: int, seed: int, options: SolverOptions
+) -> Any:
+    """Round the SAA-LP's fractional stock exactly as the ``saa-lp-all`` method does."""
+    from ..methods.base import Plan
+    from ..methods.baselines import round_saa_stock
+
+    x = np.asarray(res.stock)
+    c = inst.max_products
+    if c is not None and int((x > 1e-9).sum()) > c:
+        from ..methods.base import PlanRequest, get_method
+
+        # the top-C re-solve of saa-lp-all is a single small LP: done on rank 0
+        req = PlanRequest(scenarios=scenarios, seed=seed, options=options)
+        plan = get_method("saa-lp-all")(inst, req)
+        plan.message += "; max_products binds: rounded by the single-process saa-lp-all"
+        return plan
+    q, obj = round_saa_stock(inst, x, "simulate", scenarios, seed, float(res.objective or 0.0))
+    return Plan(q, status=HEURISTIC, objective=obj, termination=res.termination)
+
+
+def _solution(
+    inst: Instance,
+    method: str,
+    res: MPIResult,
+    scenarios: int,
+    seed: int,
+    options: SolverOptions,
+    eval_reps: int,
+) -> Any:
+    from ..methods.base import Plan
+    from ..packaging import package
+
+    extra: dict[str, Any] = {
+        "decomposition": res.decomposition,
+        "ranks": res.ranks,
+        "mpi_status": res.status,
+        "mpi_termination": res.termination.value,
+        "mpi_objective": res.objective,
+        "mpi_bound": res.bound,
+        "mpi_gap": res.gap,
+        "mpi_s": res.time_s,
+        **res.extra,
+    }
+    if res.stock is None:
+        plan = Plan(
+            np.zeros(inst.n, np.int64),
+            status=ERROR,
+            message=res.message,
+            extra=extra,
+            termination=res.termination,
+        )
+    elif method == "saa-lp-all":
+        plan = _saa_lp_plan(inst, res, scenarios, seed, options)
+        plan.extra.update(extra)
+        plan.extra["saa_objective"] = res.objective
+        if res.message:
+            plan.message = (plan.message + "; " + res.message).strip("; ")
+        if res.status not in (OPTIMAL, FEASIBLE):
+            plan = Plan(
+                np.zeros(inst.n, np.int64),
+                status=ERROR,
+                message=plan.message,
+                extra=plan.extra,
+                termination=res.termination,
+            )
+    else:
+        plan = Plan.from_result(np.maximum(np.round(res.stock), 0).astype(np.int64), res, extra)
+    return package(
+        inst,
+        method,
+        plan,
+        seed=seed,
+        scenarios=scenarios,
+        eval_reps=eval_reps,
+        timings={"plan_s": res.time_s},
+        params={"mpi": True, "decomposition": res.decomposition},
+    )
