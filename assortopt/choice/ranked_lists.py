@@ -92,10 +92,14 @@ class RankedLists:
         return draw_stream(counts, seed, self.n_products, block)
 
     def aligned(self, ids: Any) -> RankedLists:
-        perm = permutation(self._ids, ids)
+        """Products renumbered in the order of ``ids``, which may add products that no list
+        holds (nobody wants them); every product of a list must be in ``ids``."""
+        ids = tuple(ids)
+        extra = [p for p in ids if p not in set(self._ids)]
+        perm = permutation(self._ids + tuple(extra), ids)
         inv = np.empty_like(perm)
         inv[perm] = np.arange(len(perm))
-        return RankedLists(tuple(ids), self.weights, [inv[lst] for lst in self.lists])
+        return RankedLists(ids, self.weights, [inv[lst] for lst in self.lists])
 
     def to_dict(self) -> dict[str, Any]:
         return {
