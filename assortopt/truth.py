@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .chain_model import MarkovChainModel, chain_model_from_dict
+from .chain_model import chain_model_from_dict
 from .choice.files import model_from_dict
 from .exceptions import InstanceError, OptionError
 from .instance import Instance

@@ -77,15 +77,34 @@ def test_products_nobody_buys_first_and_traps():
 
 def test_approx_cli_writes_a_valid_instance(tmp_path, capsys):
     model = tmp_path / "nl.json"
-    model.write_text(json.dumps({
-        "format": "assortopt-choice/1", "model": "nested-logit",
-        "utility": {"a": 0.4, "b": -0.1, "c": 0.2},
-        "nests": [{"name": "x", "dissimilarity": 0.4, "products": ["a", "b", "c"]}],
-    }))
+    model.write_text(
+        json.dumps(
+            {
+                "format": "assortopt-choice/1",
+                "model": "nested-logit",
+                "utility": {"a": 0.4, "b": -0.1, "c": 0.2},
+                "nests": [{"name": "x", "dissimilarity": 0.4, "products": ["a", "b", "c"]}],
+            }
+        )
+    )
     (tmp_path / "cat.csv").write_text("id,price,cost,salvage\nc,6,2,1\na,10,4,\nb,8,3,\n")
     out = tmp_path / "inst.json"
-    rc = main(["approx", str(model), "--catalogue", str(tmp_path / "cat.csv"), "-t", "25",
-               "--distribution", "poisson", "-o", str(out), "--error-sets", "20"])
+    rc = main(
+        [
+            "approx",
+            str(model),
+            "--catalogue",
+            str(tmp_path / "cat.csv"),
+            "-t",
+            "25",
+            "--distribution",
+            "poisson",
+            "-o",
+            str(out),
+            "--error-sets",
+            "20",
+        ]
+    )
     assert rc == 0
     inst = load_instance(out)
     assert inst.ids == ("c", "a", "b") and inst.customers_distribution == "poisson"

@@ -69,14 +69,17 @@ def test_markov_chain_model_round_trip(tmp_path):
     np.testing.assert_allclose(again.probabilities(sets), m.probabilities(sets), atol=1e-12)
     pcm = tmp_path / "mkv.json"
     pcm.write_text(json.dumps(export_pcm(inst)))
-    np.testing.assert_allclose(load_choice_model(pcm).probabilities(sets)[:, :4],
-                               m.probabilities(sets)[:, :4], atol=1e-12)
+    np.testing.assert_allclose(
+        load_choice_model(pcm).probabilities(sets)[:, :4], m.probabilities(sets)[:, :4], atol=1e-12
+    )
 
 
 def _pcm_nl(etas, nests, offered, product):
     """python_choice_models' nested logit formula (weights etas over 0..N, nests' lambda)."""
-    den = sum(sum(etas[p] ** (1 / n["lambda"]) for p in n["products"] if p in offered)
-              ** n["lambda"] for n in nests)
+    den = sum(
+        sum(etas[p] ** (1 / n["lambda"]) for p in n["products"] if p in offered) ** n["lambda"]
+        for n in nests
+    )
     nest = next(n for n in nests if product in n["products"])
     num = sum(etas[p] ** (1 / nest["lambda"]) for p in nest["products"] if p in offered)
     return num ** (nest["lambda"] - 1) * etas[product] ** (1 / nest["lambda"]) / den
@@ -85,18 +88,32 @@ def _pcm_nl(etas, nests, offered, product):
 def test_python_choice_models_files_match_their_formulas():
     etas = [0.7, 1.5, 0.4]
     mnl = model_from_dict({"code": "mnl", "products": [0, 1, 2, 3], "etas": etas})
-    lc = model_from_dict({"code": "lc", "products": [0, 1, 2, 3], "gammas": [0.25, 0.75],
-                          "multi_logit_models": [{"code": "mnl", "products": [0, 1, 2, 3],
-                                                  "etas": etas},
-                                                 {"code": "mnl", "products": [0, 1, 2, 3],
-                                                  "etas": [2.0, 0.1, 1.0]}]})
+    lc = model_from_dict(
+        {
+            "code": "lc",
+            "products": [0, 1, 2, 3],
+            "gammas": [0.25, 0.75],
+            "multi_logit_models": [
+                {"code": "mnl", "products": [0, 1, 2, 3], "etas": etas},
+                {"code": "mnl", "products": [0, 1, 2, 3], "etas": [2.0, 0.1, 1.0]},
+            ],
+        }
+    )
     nl_etas = [1.3, 0.7, 1.5, 0.4]
-    nests = [{"lambda": 1.0, "products": [0]}, {"lambda": 0.4, "products": [1, 3]},
-             {"lambda": 0.8, "products": [2]}]
-    nl = model_from_dict({"code": "nl", "products": [0, 1, 2, 3], "etas": nl_etas,
-                          "nests": nests})
-    rl = model_from_dict({"code": "rl", "products": [0, 1, 2, 3], "betas": [0.5, 0.2],
-                          "ranked_lists": [[2, 0, 1, 3], [1, 3, 2, 0], [0, 1, 2, 3]]})
+    nests = [
+        {"lambda": 1.0, "products": [0]},
+        {"lambda": 0.4, "products": [1, 3]},
+        {"lambda": 0.8, "products": [2]},
+    ]
+    nl = model_from_dict({"code": "nl", "products": [0, 1, 2, 3], "etas": nl_etas, "nests": nests})
+    rl = model_from_dict(
+        {
+            "code": "rl",
+            "products": [0, 1, 2, 3],
+            "betas": [0.5, 0.2],
+            "ranked_lists": [[2, 0, 1, 3], [1, 3, 2, 0], [0, 1, 2, 3]],
+        }
+    )
     assert mnl.ids == ("1", "2", "3")
     for s in SETS:
         off = [0] + [k + 1 for k in range(3) if s[k]]
@@ -106,7 +123,9 @@ def test_python_choice_models_files_match_their_formulas():
             assert math.isclose(mnl.probabilities(s)[0, j], e_mnl, rel_tol=1e-12, abs_tol=1e-15)
             e_lc = 0.25 * e_mnl + 0.75 * (
                 [2.0, 0.1, 1.0][j] / (1 + sum([2.0, 0.1, 1.0][q - 1] for q in off if q))
-                if s[j] else 0.0)
+                if s[j]
+                else 0.0
+            )
             assert math.isclose(lc.probabilities(s)[0, j], e_lc, rel_tol=1e-12, abs_tol=1e-15)
             e_nl = _pcm_nl(nl_etas, nests, off, k) if s[j] else 0.0
             assert math.isclose(nl.probabilities(s)[0, j], e_nl, rel_tol=1e-12, abs_tol=1e-15)
@@ -118,23 +137,47 @@ def test_python_choice_models_files_match_their_formulas():
 
 
 BAD = [
-    ({**LC, "classes": [{**LC["classes"][0], "weight": 0.5}, LC["classes"][1]]}, "classes",
-     "sum to 1"),
-    ({**NL, "nests": [NL["nests"][0], {**NL["nests"][1], "products": ["p3", "p1"]}]},
-     "nests[1].products[1]", "already in nests[0]"),
-    ({**NL, "nests": [{**NL["nests"][0], "dissimilarity": 1.5}, NL["nests"][1]]},
-     "nests[0].dissimilarity", "(0, 1]"),
-    ({**NL, "nests": [{**NL["nests"][0], "dissimilarity": 0}, NL["nests"][1]]},
-     "nests[0].dissimilarity", "(0, 1]"),
-    ({**RL, "types": [{"weight": 0.3, "list": ["p2", "p9"]}]}, "types[0].list[1]",
-     "unknown product"),
+    (
+        {**LC, "classes": [{**LC["classes"][0], "weight": 0.5}, LC["classes"][1]]},
+        "classes",
+        "sum to 1",
+    ),
+    (
+        {**NL, "nests": [NL["nests"][0], {**NL["nests"][1], "products": ["p3", "p1"]}]},
+        "nests[1].products[1]",
+        "already in nests[0]",
+    ),
+    (
+        {**NL, "nests": [{**NL["nests"][0], "dissimilarity": 1.5}, NL["nests"][1]]},
+        "nests[0].dissimilarity",
+        "(0, 1]",
+    ),
+    (
+        {**NL, "nests": [{**NL["nests"][0], "dissimilarity": 0}, NL["nests"][1]]},
+        "nests[0].dissimilarity",
+        "(0, 1]",
+    ),
+    (
+        {**RL, "types": [{"weight": 0.3, "list": ["p2", "p9"]}]},
+        "types[0].list[1]",
+        "unknown product",
+    ),
     ({**MNL, "utility": {"p1": 0.4, "p2": -1.1}}, "utility.p3", "missing"),
-    ({**MNL, "utility": {"p1": 0.4, "p2": -1.1, "p3": 0, "p4": 1}}, "utility.p4",
-     "unknown product"),
-    ({**LC, "classes": [LC["classes"][0], {"weight": 0.4, "utility": {"p1": 1, "p2": 1}}]},
-     "classes[1].utility.p3", "missing"),
-    ({**RL, "types": [{"weight": 0.8, "list": ["p1"]}, {"weight": 0.7, "list": ["p2"]}]},
-     "types", "at most 1"),
+    (
+        {**MNL, "utility": {"p1": 0.4, "p2": -1.1, "p3": 0, "p4": 1}},
+        "utility.p4",
+        "unknown product",
+    ),
+    (
+        {**LC, "classes": [LC["classes"][0], {"weight": 0.4, "utility": {"p1": 1, "p2": 1}}]},
+        "classes[1].utility.p3",
+        "missing",
+    ),
+    (
+        {**RL, "types": [{"weight": 0.8, "list": ["p1"]}, {"weight": 0.7, "list": ["p2"]}]},
+        "types",
+        "at most 1",
+    ),
     ({**NL, "nests": [NL["nests"][0]]}, "nests", "in no nest"),
 ]
 
@@ -147,8 +190,18 @@ def test_bad_files_name_file_and_field(tmp_path, capsys, d, field, words):
     with pytest.raises(InstanceError) as exc:
         load_choice_model(path, ("p1", "p2", "p3"))
     assert exc.value.field == field and words in str(exc.value)
-    rc = main(["approx", str(path), "--catalogue", str(tmp_path / "cat.csv"), "-t", "10",
-               "-o", str(tmp_path / "out.json")])
+    rc = main(
+        [
+            "approx",
+            str(path),
+            "--catalogue",
+            str(tmp_path / "cat.csv"),
+            "-t",
+            "10",
+            "-o",
+            str(tmp_path / "out.json"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1
     assert str(path) in err and field in err

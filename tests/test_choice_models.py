@@ -67,8 +67,10 @@ def chi_square_p(stream: Stream, offered: np.ndarray, p: np.ndarray) -> float:
 def nested_formula(v, nest, tau, s):
     """Nested logit P(j | S) (j ∈ S, then no purchase) written out term by term."""
     m = max(nest) + 1
-    big_v = [sum(math.exp(v[i] / tau[k]) for i in range(len(v)) if s[i] and nest[i] == k)
-             for k in range(m)]
+    big_v = [
+        sum(math.exp(v[i] / tau[k]) for i in range(len(v)) if s[i] and nest[i] == k)
+        for k in range(m)
+    ]
     den = 1.0 + sum(x ** tau[k] for k, x in enumerate(big_v) if x > 0)
     out = np.zeros(len(v) + 1)
     for j in range(len(v)):
@@ -91,7 +93,7 @@ def test_every_model_speaks_the_protocol():
 def test_closed_forms_on_every_offer_set():
     ms, sets = _models(), all_sets(5)
     u = np.exp(V)
-    for b, s in enumerate(sets):
+    for s in sets:
         mnl = mnl_choice_probabilities(u, s)
         np.testing.assert_allclose(ms["mnl"].probabilities(s)[0, :5], mnl, rtol=1e-12)
         lc = 0.3 * mnl + 0.7 * mnl_choice_probabilities(np.exp([-1.0, 1.2, 0.0, 0.2, 0.4]), s)
@@ -210,5 +212,8 @@ def test_probability_of_large_batch_matches_rowwise():
 
 
 def test_itertools_sanity_all_sets():
-    assert len({tuple(r) for r in all_sets(4)}) == 15 == sum(1 for _ in itertools.product(
-        [0, 1], repeat=4)) - 1
+    assert (
+        len({tuple(r) for r in all_sets(4)})
+        == 15
+        == sum(1 for _ in itertools.product([0, 1], repeat=4)) - 1
+    )

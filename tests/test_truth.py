@@ -72,16 +72,45 @@ def test_solve_and_evaluate_with_truth(tmp_path, tiny, capsys):
     save_instance(tiny, inst_p)
     model_p.write_text(json.dumps(RL.to_dict()))
     sol_p = tmp_path / "s.json"
-    assert main(["solve", str(inst_p), "--truth", str(model_p), "--eval-reps", "3000",
-                 "--seed", "4", "-o", str(sol_p)]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(inst_p),
+                "--truth",
+                str(model_p),
+                "--eval-reps",
+                "3000",
+                "--seed",
+                "4",
+                "-o",
+                str(sol_p),
+            ]
+        )
+        == 0
+    )
     sol = json.loads(sol_p.read_text())
     te = sol["truth_evaluation"]
     stock = [sol["stock"].get(p, 0) for p in tiny.ids]
     want = truth_evaluation(tiny, stock, RL, reps=3000, seed=5)
     assert te["mean"] == pytest.approx(want.mean) and te["reps"] == 3000 and te["seed"] == 5
     capsys.readouterr()
-    assert main(["evaluate", str(inst_p), str(sol_p), "--truth", str(model_p), "--reps",
-                 "3000", "--seed", "5"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                str(inst_p),
+                str(sol_p),
+                "--truth",
+                str(model_p),
+                "--reps",
+                "3000",
+                "--seed",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["mean"] == pytest.approx(want.mean)
 
 
@@ -90,8 +119,25 @@ def test_local_search_under_truth_scores_on_truth_streams(tmp_path, tiny, capsys
     save_instance(tiny, inst_p)
     model_p.write_text(json.dumps(RL.to_dict()))
     sol_p = tmp_path / "s.json"
-    assert main(["solve", str(inst_p), "-m", "local-search", "--truth", str(model_p), "-k", "200",
-                 "--eval-reps", "500", "-o", str(sol_p)]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(inst_p),
+                "-m",
+                "local-search",
+                "--truth",
+                str(model_p),
+                "-k",
+                "200",
+                "--eval-reps",
+                "500",
+                "-o",
+                str(sol_p),
+            ]
+        )
+        == 0
+    )
     sol = json.loads(sol_p.read_text())
     stock = [sol["stock"].get(p, 0) for p in tiny.ids]
     stream = planning_stream(tiny, 200, 0, RL.aligned(tiny.ids))

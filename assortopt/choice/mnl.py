@@ -19,7 +19,13 @@ from ..instance import Instance
 from .protocol import draw_stream, offer_matrix, permutation
 from .rankings import plackett_luce_lists
 
-__all__ = ["MNLModel", "logit_probabilities", "mnl_choice_probabilities", "mnl_instance", "mnl_to_mc"]
+__all__ = [
+    "MNLModel",
+    "logit_probabilities",
+    "mnl_choice_probabilities",
+    "mnl_instance",
+    "mnl_to_mc",
+]
 
 
 def _weights(u: Any) -> np.ndarray:

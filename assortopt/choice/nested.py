@@ -28,9 +28,7 @@ class NestedLogit:
     """A `assortopt.choice.protocol.ChoiceModel`: ``utility`` (N,), ``nest`` (N,) the nest of
     each product (0..M−1), ``tau`` (M,) dissimilarities, optional nest ``names``."""
 
-    def __init__(
-        self, ids: Any, utility: Any, nest: Any, tau: Any, names: Any = None
-    ) -> None:
+    def __init__(self, ids: Any, utility: Any, nest: Any, tau: Any, names: Any = None) -> None:
         self._ids = tuple(str(p) for p in ids)
         n = len(self._ids)
         self.utility = np.ascontiguousarray(utility, dtype=np.float64)
@@ -81,7 +79,6 @@ class NestedLogit:
         top = np.maximum(0.0, log_iv.max(axis=1, initial=0.0))
         den = np.exp(-top) + np.exp(log_iv - top[:, None]).sum(axis=1)
         share = np.exp(log_iv - top[:, None]) / den[:, None]  # nest shares (B, M)
-        within = np.zeros_like(e)
         safe = np.where(big_v > 0, big_v, 1.0)
         within = e / safe[:, self.nest]
         out = np.empty((b, n + 1))

@@ -77,14 +77,9 @@ class RankedLists:
         lens_t = np.diff(self.ptr)
 
         def block(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
-            k = np.searchsorted(cum, rng.random(size), side="right")
-            got = k < len(cum)
-            lengths = np.where(got, lens_t[np.minimum(k, len(cum) - 1)], 0) if len(cum) else (
-                np.zeros(size, np.int64)
-            )
-            starts = np.where(got, self.ptr[np.minimum(k, len(cum) - 1)], 0) if len(cum) else (
-                np.zeros(size, np.int64)
-            )
+            k = np.searchsorted(cum, rng.random(size), side="right")  # len(cum): no type
+            lengths = np.append(lens_t, 0)[k]
+            starts = self.ptr[k]
             offs = np.concatenate([[0], np.cumsum(lengths)])
             idx = np.repeat(starts - offs[:-1], lengths) + np.arange(offs[-1])
             return lengths, self.items[idx]
