@@ -319,5 +319,6 @@ def read_model_file(path: str | os.PathLike[str], ids: Any = None) -> Any:
 
 
 def save_choice_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model.to_dict()`` atomically."""
+    """Write a choice model's file form (``model.to_dict()``, ``assortopt-choice/1``) to
+    ``path`` atomically; `model_from_dict` / `assortopt.truth.load_choice_model` read it back."""
     write_json_atomic(path, model.to_dict())
