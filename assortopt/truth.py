@@ -18,7 +18,7 @@ from .instance import Instance
 from .jsonio import read_json
 from .simulation import Evaluation, simulate
 
-__all__ = ["load_choice_model", "truth_evaluation", "truth_for"]
+__all__ = ["FROM_INSTANCE", "load_choice_model", "truth_evaluation", "truth_for"]
 
 
 def load_choice_model(path: str | os.PathLike[str], ids: Any = None) -> Any:
@@ -41,8 +41,23 @@ def load_choice_model(path: str | os.PathLike[str], ids: Any = None) -> Any:
     return model_from_dict(d, source, ids)
 
 
+#: ``truth`` value meaning "the model stored in the instance's metadata" (benchmark families)
+FROM_INSTANCE = "@instance"
+
+
 def truth_for(inst: Instance, model: Any) -> Any:
-    """``model`` with its products in the instance's order (`OptionError` if they differ)."""
+    """``model`` with its products in the instance's order (`OptionError` if they differ).
+
+    ``model`` is a `ChoiceModel`, a model file, a model dict (file form), or `FROM_INSTANCE`
+    for the model in ``inst.metadata["truth"]`` (`assortopt.truth_families`)."""
+    if isinstance(model, str) and model == FROM_INSTANCE:
+        if "truth" not in inst.metadata:
+            raise OptionError(f"truth={FROM_INSTANCE}: the instance carries no true model")
+        model = inst.metadata["truth"]
+    if isinstance(model, dict):
+        if model.get("model") == "markov-chain" or model.get("code") == "mkv":
+            return chain_model_from_dict(model).aligned(inst.ids)
+        return model_from_dict(model, None, inst.ids)
     if isinstance(model, str | os.PathLike):
         return load_choice_model(model, inst.ids)
     return model if tuple(model.ids) == inst.ids else model.aligned(inst.ids)

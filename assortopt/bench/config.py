@@ -356,6 +356,9 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
             raise w.error(f"{where}.{req}", "missing")
     fams = []
     for f in _as_list(w, f"{where}.family", g["family"]):
+        if f in _truth_families():  # true random-utility models, planned on their chain
+            fams.append(f)
+            continue
         if f not in FAMILIES:
             raise w.error(f"{where}.family", f"unknown family {f!r} (choose {', '.join(FAMILIES)})")
         fams.append(f)
@@ -418,6 +421,12 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
     )
 
 
+def _truth_families() -> dict[str, dict[str, Any]]:
+    from ..truth_families import TRUTH_FAMILIES
+
+    return TRUTH_FAMILIES
+
+
 def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> dict[str, Any]:
     """Check generator parameter names against every family they apply to."""
     from ..generators import COMMON_DEFAULTS, FAMILIES
@@ -430,6 +439,8 @@ def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> 
     for fam in families:
         if fam == "online":
             from ..choice.online import ONLINE_DEFAULTS as own
+        elif fam in _truth_families():
+            own = _truth_families()[fam]
         else:
             own = FAMILIES[fam][0]
         allowed = set(COMMON_DEFAULTS) | set(own)

@@ -19,7 +19,9 @@ method with that seed as planning seed (HiGHS one thread); evaluate every plan o
 ``eval_reps`` fresh seasons drawn from ``eval_seed + seed`` (common random numbers), so the
 difference of two plans' profits is a paired sample: gaps to the cell's best plan and to the
 reference method carry paired standard errors. For the ``online`` family every plan is also
-evaluated under the ground-truth online model (``truth_*`` columns).
+evaluated under the ground-truth online model (``truth_*`` columns), and likewise for the
+true-model families of `assortopt.truth_families` (latent-class, nested-logit, ranked-lists),
+whose instance is the true model's Blanchet–Gallego–Goyal chain.
 """
 
 from __future__ import annotations
@@ -142,6 +144,10 @@ def _make_instance(cell: Cell):
         from ..choice.online import generate_online
 
         return generate_online(cell.n, cell.customers, cell.seed, **kw)
+    from ..truth_families import TRUTH_FAMILIES, generate_truth
+
+    if cell.family in TRUTH_FAMILIES:  # plan on the BGG chain, judge under the true model
+        return generate_truth(cell.family, cell.n, cell.customers, cell.seed, **kw)
     return generate(cell.family, cell.n, cell.customers, cell.seed, **kw), None
 
 
