@@ -144,3 +144,42 @@ def test_local_search_under_truth_scores_on_truth_streams(tmp_path, tiny, capsys
     in_sample = simulate_stream(tiny, stock, stream).profits.mean()
     assert sol["objective"] == pytest.approx(in_sample, rel=1e-12)
     assert "truth_evaluation" in sol
+
+
+@pytest.mark.parametrize("family", ["latent-class", "nested-logit", "ranked-lists"])
+def test_truth_families_carry_their_model(family):
+    from assortopt.instance import instance_from_dict, instance_to_dict
+    from assortopt.truth import FROM_INSTANCE, truth_for
+    from assortopt.truth_families import generate_truth
+
+    inst, model = generate_truth(family, 12, 30, 3)
+    instance_from_dict(instance_to_dict(inst))  # a valid instance file
+    again = truth_for(inst, FROM_INSTANCE)
+    full = np.ones((1, 12), bool)
+    np.testing.assert_allclose(again.probabilities(full), model.probabilities(full), atol=1e-15)
+    # the chain is BGG: first choices agree with the model on the full set
+    np.testing.assert_allclose(inst.arrival, model.probabilities(full)[0, :12], atol=1e-12)
+    assert set(inst.metadata["approximation_error"]) >= {"max_abs", "mean_abs"}
+
+
+def test_bench_config_accepts_truth_families(tmp_path):
+    from assortopt.bench.config import load_config
+    from assortopt.exceptions import OptionError
+
+    text = """
+[[grid]]
+family = ["nested-logit", "ranked-lists"]
+n_products = [5]
+customers = [10]
+family_params = {nested-logit = {nest_size = [2, 3]}}
+[[method]]
+name = "local-search"
+params = {truth = "@instance"}
+"""
+    p = tmp_path / "c.toml"
+    p.write_text(text)
+    cfg = load_config(p)
+    assert {c.family for c in cfg.cells()} == {"nested-logit", "ranked-lists"}
+    p.write_text(text.replace("nest_size = [2, 3]", "bogus = 1"))
+    with pytest.raises(OptionError, match="bogus"):
+        load_config(p)
