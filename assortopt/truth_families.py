@@ -14,9 +14,10 @@ tail, alpha, margin, price, no_purchase, ...); the model then bends that MNL:
     products shuffled into nests of sizes uniform in ``nest_size``, dissimilarities uniform in
     ``dissimilarity``, utilities log u_i: strong substitution inside nests.
 ``ranked-lists``
-    ``types_per_product``·N types, each starting at a product drawn ∝ u then continuing with
-    1 + Poisson(``list_length`` − 1) further products drawn ∝ u without replacement; the types
-    share 1 − λ_0 equally.
+    ``types_per_product``·N types (at least N): type i < N starts at product i, the others at a
+    product drawn ∝ u; each list continues with Poisson(``list_length`` − 1) further products
+    drawn ∝ u without replacement. Type weights ∝ u of the first product, summing to 1 − λ_0,
+    so every product is someone's first choice and popularity keeps the heavy tail.
 
 The instance's ``metadata`` holds the model (``truth``, its file form) and the chain's
 approximation error on 20 random offer sets (``approximation_error``).
@@ -67,13 +68,17 @@ def _model(family: str, ids: tuple[str, ...], u: np.ndarray, lam0: float, rng, p
             m += 1
         tlo, thi = (float(x) for x in p["dissimilarity"])
         return NestedLogit(ids, v, nest, rng.uniform(tlo, thi, m))
-    k = max(1, int(round(float(p["types_per_product"]) * n)))
+    k = max(n, int(round(float(p["types_per_product"]) * n)))
     probs = u / u.sum()
+    first = np.concatenate([np.arange(n), rng.choice(n, size=k - n, p=probs)])
     lists = []
-    for _ in range(k):
+    for f in first:
         length = min(n, 1 + int(rng.poisson(max(0.0, float(p["list_length"]) - 1.0))))
-        lists.append(rng.choice(n, size=length, replace=False, p=probs))
-    return RankedLists(ids, np.full(k, (1.0 - lam0) / k), lists)
+        rest = np.delete(np.arange(n), f)
+        pr = probs[rest] / probs[rest].sum() if n > 1 else None
+        lists.append(np.concatenate([[f], rng.choice(rest, size=length - 1, replace=False, p=pr)]))
+    w = u[first] / u[first].sum() * (1.0 - lam0)
+    return RankedLists(ids, w, lists)
 
 
 def generate_truth(
