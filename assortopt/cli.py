@@ -51,6 +51,9 @@ def cmd_solve(a: argparse.Namespace) -> int:
     for key in ("start", "formulation"):
         if getattr(a, key, None) is not None:
             params[key] = getattr(a, key)
+    truth = _truth(a, inst)
+    if truth is not None and a.method == "local-search":
+        params["truth"] = a.truth  # search under the true model's customers
     sol = solve(
         inst,
         method=a.method,
@@ -64,14 +67,36 @@ def cmd_solve(a: argparse.Namespace) -> int:
         eval_reps=a.eval_reps,
         write_model=a.write_model,
     )
-    return _report_solution(sol, a.output)
+    return _report_solution(sol, a.output, _truth_block(sol, truth, a))
 
 
-def _report_solution(sol: Any, output: str | None) -> int:
+def _truth(a: argparse.Namespace, inst: Any) -> Any:
+    """The ``--truth`` model aligned to the instance (checked before any work), or None."""
+    if getattr(a, "truth", None) is None:
+        return None
+    from .truth import load_choice_model
+
+    return load_choice_model(a.truth, inst.ids)
+
+
+def _truth_block(sol: Any, truth: Any, a: argparse.Namespace) -> dict[str, Any]:
+    """``truth_evaluation``: the plan simulated under the true model, on the seed and number of
+    replications of the solution's own evaluation (common random numbers across plans)."""
+    if truth is None or sol.status in ("infeasible", "error") or not a.eval_reps:
+        return {}
+    from .truth import truth_evaluation
+
+    ev = truth_evaluation(sol.instance, sol.stock, truth, reps=a.eval_reps, seed=a.seed + 1)
+    print(f"under the truth ({a.truth}): {ev.mean:.2f} ± {ev.stderr:.2f}", file=sys.stderr)
+    return {"truth_evaluation": {**ev.to_dict(), "model": str(a.truth)}}
+
+
+def _report_solution(sol: Any, output: str | None, extra: dict[str, Any] | None = None) -> int:
     """Write the solution file (stdout without ``--output``) and the summary; the exit status."""
     from .jsonio import write_json_atomic
 
     d = sol.to_dict()
+    d.update(extra or {})
     if output and output != "-":
         write_json_atomic(output, d)
     else:
@@ -149,7 +174,13 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     sol = load_solution(a.solution, inst)
     if a.reps < 1:
         raise OptionError(f"--reps must be >= 1, got {a.reps}")
-    ev = simulate(inst, sol.stock, reps=a.reps, seed=a.seed)
+    truth = _truth(a, inst)
+    if truth is not None:
+        from .truth import truth_evaluation
+
+        ev = truth_evaluation(inst, sol.stock, truth, reps=a.reps, seed=a.seed)
+    else:
+        ev = simulate(inst, sol.stock, reps=a.reps, seed=a.seed)
     out = ev.to_dict()
     out.update(
         {
@@ -248,7 +279,34 @@ def cmd_fit(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_approx(a: argparse.Namespace) -> int:
+    from .catalogue import read_catalogue
+    from .choice.approx import approximation_error, to_markov_chain
+    from .instance import instance_to_dict
+    from .jsonio import write_json_or_stdout
+    from .truth import load_choice_model
+
+    cat = read_catalogue(a.catalogue)
+    model = load_choice_model(a.model, cat.ids)
+    customers: float = a.customers
+    if a.distribution == "fixed" and float(customers).is_integer():
+        customers = int(customers)
+    inst = to_markov_chain(model, cat, customers, a.distribution, name=a.name or "")
+    if a.error_sets > 0:
+        err = approximation_error(model, inst, a.error_sets, a.seed)
+        inst.metadata["approximation_error"] = err
+        print(
+            f"chain of {a.model}: {inst.n} products, {inst.transitions.nnz} transitions; "
+            f"|P(j|S) error| on {err['n_sets']} random sets: max {err['max_abs']:.2e}, "
+            f"mean {err['mean_abs']:.2e}",
+            file=sys.stderr,
+        )
+    write_json_or_stdout(a.output, instance_to_dict(inst))
+    return EXIT_OK
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "approx": cmd_approx,
     "solve": cmd_solve,
     "bound": cmd_bound,
     "evaluate": cmd_evaluate,
@@ -284,6 +342,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--write-model", default=None, metavar="FILE.mps|FILE.lp")
     s.add_argument("--verbose", "-v", action="store_true", help="show the solver log")
     s.add_argument(
+        "--truth",
+        default=None,
+        metavar="MODEL",
+        help="true choice model file: add truth_evaluation (local-search: search under it)",
+    )
+    s.add_argument(
         "--mpi",
         action="store_true",
         help="solve with mpi-sppy across MPI ranks (saa-lp-all, spill-mip, mip; under mpiexec)",
@@ -303,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("solution")
     e.add_argument("--reps", type=int, default=10000)
     e.add_argument("--seed", type=int, default=1)
+    e.add_argument("--truth", default=None, metavar="MODEL", help="simulate under this model")
+
+    ap = sub.add_parser("approx", help="the Markov chain of a choice model (instance file)")
+    ap.add_argument("model", help="choice model file (assortopt-choice/1 or python_choice_models)")
+    ap.add_argument("--catalogue", required=True, help="CSV: id, price, cost [, salvage, ...]")
+    ap.add_argument("--customers", "-t", type=float, required=True, help="mean customers T")
+    ap.add_argument("--distribution", choices=("fixed", "poisson"), default="fixed")
+    ap.add_argument("--output", "-o", default=None, help="instance file (stdout when omitted)")
+    ap.add_argument("--name", default=None)
+    ap.add_argument(
+        "--error-sets", type=int, default=50, help="random offer sets for the error (0: skip)"
+    )
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random offer sets")
 
     v = sub.add_parser("validate", help="check instance files")
     v.add_argument("instances", nargs="+")

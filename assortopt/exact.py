@@ -36,13 +36,21 @@ MAX_STOCKED = 16
 _TAIL = 1e-13
 
 
-def _pattern_table(inst: Instance, pos: np.ndarray) -> np.ndarray:
+def _pattern_table(inst: Instance, pos: np.ndarray, model: Any = None) -> np.ndarray:
     """(2^k, k+1): row ``code`` = purchase probabilities of the k products ``pos`` (bit b of
-    code = product pos[b] available) and, last, of buying nothing."""
+    code = product pos[b] available) and, last, of buying nothing. With ``model`` (a
+    `ChoiceModel` in the instance's product order) its P(j | A) replaces the chain's."""
     k = len(pos)
     table = np.zeros((1 << k, k + 1))
     if k == 0:
         table[0, 0] = 1.0
+        return table
+    if model is not None:
+        offered = np.zeros((1 << k, inst.n), dtype=bool)
+        offered[:, pos] = (np.arange(1 << k)[:, None] >> np.arange(k)[None, :]) & 1 > 0
+        probs = model.probabilities(offered)
+        table[:, :k] = probs[:, pos]
+        table[:, k] = probs[:, inst.n]
         return table
     mask = np.zeros(inst.n, dtype=bool)
     mask[pos] = True
@@ -56,7 +64,7 @@ def _pattern_table(inst: Instance, pos: np.ndarray) -> np.ndarray:
     return table
 
 
-def _value_function(inst: Instance, box: np.ndarray) -> np.ndarray:
+def _value_function(inst: Instance, box: np.ndarray, model: Any = None) -> np.ndarray:
     """W_T over the box 0 ≤ I ≤ ``box`` (array of shape ``box + 1``), E over T if Poisson."""
     box = np.asarray(box, dtype=np.int64)
     pos = np.flatnonzero(box > 0)
@@ -67,7 +75,7 @@ def _value_function(inst: Instance, box: np.ndarray) -> np.ndarray:
     n_states = int(np.prod(dims, dtype=np.float64)) if dims else 1
     if n_states > MAX_STATES:
         raise OptionError(f"exact DP: the box has {n_states} inventory states (max {MAX_STATES})")
-    table = _pattern_table(inst, pos)
+    table = _pattern_table(inst, pos, model)
     grids = [
         np.arange(d).reshape([-1 if a == b else 1 for a in range(k)]) for b, d in enumerate(dims)
     ]
@@ -104,16 +112,18 @@ def _value_function(inst: Instance, box: np.ndarray) -> np.ndarray:
     return w
 
 
-def profit_table(inst: Instance, max_stock: Any) -> np.ndarray:
+def profit_table(inst: Instance, max_stock: Any, model: Any = None) -> np.ndarray:
     """Expected profit of every plan 0 ≤ x ≤ ``max_stock``, as an array of shape
     ``max_stock + 1`` (one axis per product; ``table[tuple(x)]`` is plan x's profit).
 
     Profit = revenue + salvage of leftovers − cost·x − fixed costs. Constraints
     (max_products, budget) are not applied here. Raises `OptionError` when the box is too big.
+    ``model``: customers choose by this `ChoiceModel` (instance product order) instead of the
+    instance's chain.
     """
     box = np.asarray(inst.stock_vector(max_stock), dtype=np.int64)
     pos = np.flatnonzero(box > 0)
-    w = _value_function(inst, box)
+    w = _value_function(inst, box, model)
     shape = tuple(int(b) + 1 for b in box)
     w = w.reshape(shape)
     prof = w.copy()
@@ -123,14 +133,15 @@ def profit_table(inst: Instance, max_stock: Any) -> np.ndarray:
     return prof
 
 
-def expected_profit(inst: Instance, stock: Any) -> float:
-    """Exact expected profit of plan ``stock`` (dict id → units or length-N array).
+def expected_profit(inst: Instance, stock: Any, model: Any = None) -> float:
+    """Exact expected profit of plan ``stock`` (dict id → units or length-N array); with
+    ``model``, customers choose by that `ChoiceModel` (in the instance's product order).
 
     Cost grows like Π_i (stock_i + 1) · T; meant for tiny instances (the test oracle).
     Units: currency per season. Raises `InstanceError` for a bad plan.
     """
     q = inst.stock_vector(stock)
-    return float(profit_table(inst, q)[tuple(q)])
+    return float(profit_table(inst, q, model)[tuple(q)])
 
 
 def unit_caps(inst: Instance, tail: float = 1e-12) -> np.ndarray:

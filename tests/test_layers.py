@@ -27,9 +27,12 @@ LAYERS: dict[str, int] = {
     "choice": 2,
     "interop": 2,
     "generators": 3,
+    "truth_families": 3,
     "sampling": 4,
     "simulation": 4,
     "exact": 4,
+    "chain_model": 4,
+    "truth": 4,
     "solver": 5,
     "plan": 6,
     "bound": 6,
@@ -130,7 +133,10 @@ def _graph() -> dict[str, set[str]]:
                     mod = node.module or ""
                 if not mod.startswith("assortopt"):
                     continue
-                targets = [mod] + [f"{mod}.{a.name}" for a in node.names]
+                # "from pkg import mod" depends on pkg.mod; "from mod import name" on mod
+                targets = [
+                    f"{mod}.{a.name}" if f"{mod}.{a.name}" in names else mod for a in node.names
+                ]
             for t in targets:
                 if t in names and t != me:
                     deps.add(t)

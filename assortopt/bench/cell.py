@@ -129,6 +129,10 @@ def _make_instance(cell: Cell):
         from ..fit.synthetic import fitted_family
 
         return fitted_family(cell.n, cell.customers, cell.seed, **kw)
+    from ..truth_families import TRUTH_FAMILIES, generate_truth
+
+    if cell.family in TRUTH_FAMILIES:  # plan on the BGG chain, judge under the true model
+        return generate_truth(cell.family, cell.n, cell.customers, cell.seed, **kw)
     return generate(cell.family, cell.n, cell.customers, cell.seed, **kw), None
 
 

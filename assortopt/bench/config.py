@@ -356,6 +356,9 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
             raise w.error(f"{where}.{req}", "missing")
     fams = []
     for f in _as_list(w, f"{where}.family", g["family"]):
+        if f in _truth_families():  # true random-utility models, planned on their chain
+            fams.append(f)
+            continue
         if f not in FAMILIES and f != "fitted":
             raise w.error(
                 f"{where}.family", f"unknown family {f!r} (choose {', '.join(FAMILIES)}, fitted)"
@@ -420,6 +423,12 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
     )
 
 
+def _truth_families() -> dict[str, dict[str, Any]]:
+    from ..truth_families import TRUTH_FAMILIES
+
+    return TRUTH_FAMILIES
+
+
 def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> dict[str, Any]:
     """Check generator parameter names against every family they apply to."""
     from ..generators import COMMON_DEFAULTS, FAMILIES
@@ -434,6 +443,8 @@ def _generator_params(w: _Where, key: str, params: Any, families: list[str]) -> 
             from ..generators import ONLINE_DEFAULTS as own
         elif fam == "fitted":
             from ..fit.synthetic import FITTED_DEFAULTS as own
+        elif fam in _truth_families():
+            own = _truth_families()[fam]
         else:
             own = FAMILIES[fam][0]
         allowed = set(COMMON_DEFAULTS) | set(own)

@@ -16,8 +16,16 @@ import scipy.sparse as sp
 
 from ..exceptions import OptionError
 from ..instance import Instance
+from .protocol import draw_stream, offer_matrix, permutation
+from .rankings import plackett_luce_lists
 
-__all__ = ["mnl_choice_probabilities", "mnl_instance", "mnl_to_mc"]
+__all__ = [
+    "MNLModel",
+    "logit_probabilities",
+    "mnl_choice_probabilities",
+    "mnl_instance",
+    "mnl_to_mc",
+]
 
 
 def _weights(u: Any) -> np.ndarray:
@@ -103,3 +111,72 @@ def mnl_instance(
         metadata=meta,
         **fields,
     )
+
+
+class MNLModel:
+    """The MNL as a `assortopt.choice.protocol.ChoiceModel`: utilities v (no-purchase 0),
+    ``P(j | S) = e^{v_j} / (1 + Σ_{l∈S} e^{v_l})``.
+
+    Its lists are exact: a Gumbel-perturbed utility order is the Plackett–Luce order, draws
+    without replacement ∝ e^{v} with the no-purchase option (weight 1) in the urn
+    (`assortopt.choice.rankings.plackett_luce_lists`). Its Markov chain is `mnl_to_mc`.
+    """
+
+    def __init__(self, ids: Any, utility: Any) -> None:
+        self._ids = tuple(str(p) for p in ids)
+        self.utility = np.ascontiguousarray(utility, dtype=np.float64)
+        if self.utility.shape != (len(self._ids),):
+            raise OptionError("MNLModel: one utility per product")
+        if not np.all(np.isfinite(self.utility)):
+            raise OptionError("MNLModel: utilities must be finite")
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._ids
+
+    @property
+    def n_products(self) -> int:
+        return len(self._ids)
+
+    @property
+    def weights(self) -> np.ndarray:
+        """Preference weights u = e^{v} (no-purchase weight 1)."""
+        return np.exp(self.utility)
+
+    def __repr__(self) -> str:
+        return f"MNLModel({self.n_products} products)"
+
+    def probabilities(self, offered: Any) -> np.ndarray:
+        """B×(N+1) purchase probabilities, column N = no purchase."""
+        return logit_probabilities(offer_matrix(offered, self._ids), self.utility)
+
+    def sample_lists(self, counts: Any, seed: Any) -> Any:
+        """Exact preference lists (Plackett–Luce draws ∝ e^{v}, outside weight 1)."""
+        w = np.ascontiguousarray(self.weights[None, :])
+        cum = np.ones(1)
+        return draw_stream(
+            counts, seed, self.n_products, lambda rng, n: plackett_luce_lists(rng, n, cum, w)
+        )
+
+    def aligned(self, ids: Any) -> MNLModel:
+        perm = permutation(self._ids, ids)
+        return MNLModel(tuple(ids), self.utility[perm])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "assortopt-choice/1",
+            "model": "mnl",
+            "utility": {p: float(v) for p, v in zip(self._ids, self.utility, strict=True)},
+        }
+
+
+def logit_probabilities(mask: np.ndarray, utility: np.ndarray) -> np.ndarray:
+    """MNL P(j | S) for a B×N offer matrix and utilities v: B×(N+1), column N = no purchase.
+    Computed with the largest utility factored out (no overflow for large v)."""
+    top = max(0.0, float(np.max(utility))) if utility.size else 0.0
+    e = np.where(mask, np.exp(utility - top)[None, :], 0.0)
+    out = np.empty((mask.shape[0], mask.shape[1] + 1))
+    den = np.exp(-top) + e.sum(axis=1)
+    out[:, :-1] = e / den[:, None]
+    out[:, -1] = np.exp(-top) / den
+    return out

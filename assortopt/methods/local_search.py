@@ -422,22 +422,24 @@ def _feasible_move(ev: CRNEvaluator, j: int, newq: int, lo, hi) -> bool:
     return newq >= lo[j]
 
 
-def planning_stream(inst: Instance, scenarios: int, seed: int) -> Stream:
+def planning_stream(inst: Instance, scenarios: int, seed: int, sampler: Any = None) -> Stream:
     """The fixed seasons a method scores plans on: ``scenarios`` seasons from a child of ``seed``
     (independent of the first-choice counts, which use ``seed`` itself, and of the out-of-sample
-    evaluation, which `assortopt.solve` draws from ``seed + 1``)."""
+    evaluation, which `assortopt.solve` draws from ``seed + 1``). ``sampler``: customers from
+    another list sampler (a true choice model) instead of the instance's chain."""
     from ..sampling import sample_streams
 
-    return sample_streams(inst, scenarios, int(child_seeds(seed, 2)[1]))
+    return sample_streams(inst, scenarios, int(child_seeds(seed, 2)[1]), sampler)
 
 
 # ----------------------------------------------------------------------------- method
-@register("local-search", params=("start", "moves", "max_sweeps"))
+@register("local-search", params=("start", "moves", "max_sweeps", "truth"))
 def local_search(inst: Instance, req: PlanRequest) -> Plan:
     """Start from another method's plan (``start``, default ``"heuristic"``) and apply ±1-unit,
     add and drop moves scored on ``req.scenarios`` fixed simulated seasons (common random
     numbers) until none improves the sample average profit or ``req.options.time_limit`` runs
-    out (that limit covers the start method too)."""
+    out (that limit covers the start method too). With ``truth`` (a choice model or its file)
+    the seasons are the true model's customers: the search judges plans under the truth."""
     t0 = time.perf_counter()
     start_name = str(req.param("start", "heuristic"))
     if start_name.lower() == "none":
@@ -449,7 +451,12 @@ def local_search(inst: Instance, req: PlanRequest) -> Plan:
     plan0, _ = start_plan(inst, req, start_name, "local-search", t0)
     assert plan0 is not None
     q0 = np.asarray(plan0.stock, dtype=np.int64)
-    stream = planning_stream(inst, req.scenarios, req.seed)
+    truth = req.param("truth", None)  # a choice model or its file: search under its customers
+    if truth is not None:
+        from ..truth import truth_for
+
+        truth = truth_for(inst, truth)
+    stream = planning_stream(inst, req.scenarios, req.seed, truth)
     left = time_left(req.options, t0).time_limit
     res = improve(inst, q0, stream, moves=tuple(moves), time_limit=left, max_sweeps=max_sweeps)
     return Plan(
