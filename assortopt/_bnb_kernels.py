@@ -1,8 +1,8 @@
 """Compiled (numba) kernels of the stock branch-and-bound (`assortopt.models.stock_bnb`).
 
 `box_sales` plays every scenario of a stream once per product whose box is not a point, with that
-product at the top of its box and every other product at the bottom; `product_values` turns those
-sales into the separable per-product value tables of the box bound (models/stock_bnb.md §3).
+product at the top of its box and every other product at the bottom; `expected_min` turns such
+sales into the per-product tables E[min(q_j, d_kj)] of the box bound (models/stock_bnb.md §3).
 """
 
 from __future__ import annotations
@@ -58,11 +58,11 @@ def box_sales(offsets, items, scen_offsets, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def product_values(d, weight, lo, hi, gain, net_cost, fixed, width):
-    """vals[j, r] = g_j Σ_k w_k min(lo_j + r, d[k, j]) − c̃_j (lo_j + r) − f_j [lo_j + r > 0]
-    for r = 0..hi_j − lo_j (−inf beyond); ``weight`` sums to 1. Returns vals (N, width)."""
+def expected_min(d, weight, lo, hi, width):
+    """E[j, r] = Σ_k w_k min(lo_j + r, d[k, j]) for r = 0..hi_j − lo_j (0 beyond).
+    Returns E (N, width)."""
     n_scen, n = d.shape
-    vals = np.full((n, width), -np.inf)
+    out = np.zeros((n, width))
     for j in range(n):
         top = hi[j]
         cnt = np.zeros(top + 2)
@@ -71,17 +71,14 @@ def product_values(d, weight, lo, hi, gain, net_cost, fixed, width):
             if v > top:
                 v = top
             cnt[v] += weight[k]
-        ge = 0.0  # weighted share of scenarios with d ≥ m
+        ge = 0.0
         for v in range(top + 1):
             ge += cnt[v]
-        e = 0.0  # Σ_k w_k min(m, d_kj)
+        e = 0.0
         for m in range(top + 1):
             if m > 0:
                 ge -= cnt[m - 1]
                 e += ge
             if m >= lo[j]:
-                val = gain[j] * e - net_cost[j] * m
-                if m > 0:
-                    val -= fixed[j]
-                vals[j, m - lo[j]] = val
-    return vals
+                out[j, m - lo[j]] = e
+    return out

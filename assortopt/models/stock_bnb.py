@@ -92,17 +92,54 @@ class StockProblem:
         np.add.at(counts, (item_scen, s.items.astype(np.int64)), 1)
         return counts.max(axis=0) if s.n_scenarios else np.zeros(self.inst.n, np.int64)
 
-    def box(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(hi shrunk to the useful stock, value table ``vals[j, r]`` for q_j = lo_j + r)."""
+    def sales(self, q: np.ndarray) -> np.ndarray:
+        """Sales (K, N) of every (merged) scenario with plan q."""
+        s = self.stream
+        q = np.ascontiguousarray(q, dtype=np.int64)
+        sales = np.zeros((s.n_scenarios, self.inst.n), dtype=np.int64)
+        _kernels.simulate_kernel(
+            s.offsets, s.items, s.scenario_offsets, q, self.gain, 0.0, sales, True,
+            _NO_RECORD, False,
+        )  # fmt: skip
+        return sales
+
+    def box(self, lo: np.ndarray, hi: np.ndarray) -> BoxTables:
+        """The tables of the bound over the box ``lo ≤ q ≤ hi`` (models/stock_bnb.md §3)."""
         s = self.stream
         d = _bnb_kernels.box_sales(s.offsets, s.items, s.scenario_offsets, lo, hi)
         # units beyond max_k d_kj never sell anywhere in the box (models/stock_bnb.md §3.2)
         hi = np.minimum(hi, np.maximum(lo, d.max(axis=0) if len(d) else lo))
         width = int((hi - lo).max()) + 1 if len(hi) else 1
-        vals = _bnb_kernels.product_values(
-            d, self.weight, lo, hi, self.gain, self.net_cost, self.fixed, width
-        )
-        return hi, vals
+        e = self.sales(hi)
+        upper = _bnb_kernels.expected_min(d, self.weight, lo, hi, width)
+        lower = _bnb_kernels.expected_min(e, self.weight, lo, hi, width)
+        total = float(self.weight @ e.sum(axis=1))
+        m = lo[:, None] + np.arange(width)[None, :]
+        valid = m <= hi[:, None]
+        cost = self.net_cost[:, None] * m + np.where(m > 0, self.fixed[:, None], 0.0)
+        cost = np.where(valid, cost, np.inf)
+        return BoxTables(lo, hi, upper, lower, total, cost)
+
+
+@dataclass
+class BoxTables:
+    """Per-product tables of one box: ``upper[j, r]`` = Σ_k w_k min(q, d_kj) and ``lower[j, r]``
+    = Σ_k w_k min(q, e_kj) at q = lo_j + r (d: j at hi_j, others at lo; e: every product at hi),
+    ``total`` = Σ_k w_k (total sales at hi), ``cost[j, r]`` = c̃_j q + f_j [q > 0] (inf outside)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    total: float
+    cost: np.ndarray
+
+    def values(self, gain: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
+        """Separable value tables for the multiplier γ ≥ 0 on total sales, and the constant
+        γ · total: revenue ≤ Σ_j (g_j − γ) S_j + γ TS (models/stock_bnb.md §3.1)."""
+        a = (gain - gamma)[:, None]
+        rev = np.where(a >= 0, a * self.upper, a * self.lower)
+        return rev - self.cost, gamma * self.total
 
 
 def _merge_scenarios(st: Stream) -> tuple[Stream, np.ndarray]:
@@ -208,6 +245,44 @@ def _bound(
     return best_val, lo + r
 
 
+def _box_bound(
+    tab: BoxTables,
+    cost: np.ndarray,
+    budget: float | None,
+    cap: int | None,
+    gain: np.ndarray,
+    steps: int,
+) -> tuple[float, np.ndarray]:
+    """min over γ ∈ [0, max g] of the γ-bound (convex in γ: golden-section search; every γ
+    gives a valid bound, so stopping the search early only loosens it)."""
+
+    def at(gamma: float) -> tuple[float, np.ndarray]:
+        vals, const = tab.values(gain, gamma)
+        ub, q = _bound(vals, tab.lo, tab.hi, cost, budget, cap, gain)
+        return ub + const, q
+
+    best = at(0.0)
+    if steps <= 0 or np.array_equal(tab.lo, tab.hi):
+        return best
+    a, b = 0.0, float(gain.max()) if len(gain) else 0.0
+    g = (np.sqrt(5.0) - 1) / 2
+    x1, x2 = b - g * (b - a), a + g * (b - a)
+    r1, r2 = at(x1), at(x2)
+    best = min(best, r1, r2, key=lambda t: t[0])
+    for _ in range(steps):
+        if r1[0] <= r2[0]:
+            b, x2, r2 = x2, x1, r1
+            x1 = b - g * (b - a)
+            r1 = at(x1)
+            best = min(best, r1, key=lambda t: t[0])
+        else:
+            a, x1, r1 = x1, x2, r2
+            x2 = a + g * (b - a)
+            r2 = at(x2)
+            best = min(best, r2, key=lambda t: t[0])
+    return best
+
+
 def _feasible(
     q: np.ndarray, cost: np.ndarray, budget: float | None, cap: int | None
 ) -> bool:
@@ -228,6 +303,7 @@ def solve_stock_bnb(
     mip_gap: float = 1e-4,
     max_nodes: int | None = None,
     verbose: bool = False,
+    gamma_steps: int = 24,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -313,8 +389,9 @@ def solve_stock_bnb(
     def process(lo: np.ndarray, hi: np.ndarray) -> None:
         nonlocal best, best_q, counter, nodes, pruned
         nodes += 1
-        hi, vals = prob.box(lo, hi)
-        ub, qstar = _bound(vals, lo, hi, cost, budget, cap, prob.gain)
+        tab = prob.box(lo, hi)
+        hi = tab.hi
+        ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
         if _feasible(qstar, cost, budget, cap):
             v = ub if np.array_equal(lo, hi) else prob.value(qstar)
             if v > best:
