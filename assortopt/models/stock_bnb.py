@@ -283,9 +283,7 @@ def _box_bound(
     return best
 
 
-def _feasible(
-    q: np.ndarray, cost: np.ndarray, budget: float | None, cap: int | None
-) -> bool:
+def _feasible(q: np.ndarray, cost: np.ndarray, budget: float | None, cap: int | None) -> bool:
     if budget is not None and float(cost @ q) > budget * (1 + 1e-12) + 1e-9:
         return False
     return cap is None or int((q > 0).sum()) <= cap
@@ -303,7 +301,7 @@ def solve_stock_bnb(
     mip_gap: float = 1e-4,
     max_nodes: int | None = None,
     verbose: bool = False,
-    gamma_steps: int = 24,
+    gamma_steps: int = 8,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -350,9 +348,7 @@ def solve_stock_bnb(
     def done(stock, obj, bound, status, nodes, msg=""):
         gap = gap_of(obj, bound) if obj is not None else None
         stats["evaluations"] = prob.evaluations
-        res = BnbResult(
-            stock, obj, bound, gap, status, nodes, time.perf_counter() - t0, msg, stats
-        )
+        res = BnbResult(stock, obj, bound, gap, status, nodes, time.perf_counter() - t0, msg, stats)
         if verbose:
             print(
                 f"bnb: {status} after {nodes} nodes, {res.time_s:.2f}s: best {obj} bound {bound}"
@@ -443,9 +439,7 @@ def solve_stock_bnb(
     return done(best_q, float(best), bound, status, nodes, msg)
 
 
-def _branch(
-    lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray
-) -> tuple[int, int]:
+def _branch(lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray) -> tuple[int, int]:
     """The product to split and the split point s: children q_j ≤ s and q_j ≥ s + 1."""
     width = hi - lo
     above = np.where(width > 0, (qstar - lo).astype(float), -1.0)
