@@ -302,6 +302,7 @@ def solve_stock_bnb(
     max_nodes: int | None = None,
     verbose: bool = False,
     gamma_steps: int = 8,
+    branching: str = "bound-point",
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -399,7 +400,7 @@ def solve_stock_bnb(
         heapq.heappush(heap, (-ub, counter, lo, hi, qstar))
 
     process(lo0, hi0)
-    stats["root_bound"] = -heap[0][0] if heap else max(best, pruned)
+    stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
     last = time.perf_counter()
     status = OPTIMAL
     msg = ""
@@ -416,7 +417,7 @@ def solve_stock_bnb(
             status, msg = FEASIBLE, "node limit"
             break
         _, _, lo, hi, qstar = heapq.heappop(heap)
-        j, split = _branch(lo, hi, qstar, prob.gain)
+        j, split = _branch(lo, hi, qstar, prob.gain, branching)
         hi1 = hi.copy()
         hi1[j] = split
         lo2 = lo.copy()
@@ -439,14 +440,22 @@ def solve_stock_bnb(
     return done(best_q, float(best), bound, status, nodes, msg)
 
 
-def _branch(lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray) -> tuple[int, int]:
-    """The product to split and the split point s: children q_j ≤ s and q_j ≥ s + 1."""
+def _branch(
+    lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray, rule: str
+) -> tuple[int, int]:
+    """The product to split and the split point s: children q_j ≤ s and q_j ≥ s + 1.
+
+    ``"bound-point"``: the product whose bound maximiser is furthest above lo (times its gain),
+    split halfway between lo and the maximiser; ``"widest"``: the widest box side (times gain),
+    split in the middle; ``"at-point"``: as bound-point, split just below the maximiser."""
     width = hi - lo
     above = np.where(width > 0, (qstar - lo).astype(float), -1.0)
-    if above.max() > 0:
+    if rule != "widest" and above.max() > 0:
         j = int(np.argmax(above * gain))
-        # lower child keeps the bound maximiser when it is below the middle
-        s = int((lo[j] + qstar[j]) // 2) if qstar[j] > lo[j] else int(lo[j])
+        if rule == "at-point":
+            s = int(qstar[j]) - 1
+        else:
+            s = int((lo[j] + qstar[j]) // 2)
         s = min(max(s, int(lo[j])), int(hi[j]) - 1)
         return j, s
     score = np.where(width > 0, width * gain, -1.0)
