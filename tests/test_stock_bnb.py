@@ -12,17 +12,20 @@ Claims under test, each against an independent truth:
 * method ``mip`` with ``formulation="bnb"`` and with the strong HiGHS model, both run to
   optimality, agree on value and bound;
 * stopped early (one node, or a tiny time limit), the bound still holds: bound ≥ exhaustive
-  optimum ≥ the returned plan's simulated value.
+  optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import time
 
 import numpy as np
 import pytest
 from factories import random_instance
 
+from assortopt.exceptions import OptionError
 from assortopt.methods.base import PlanRequest, get_method
 from assortopt.models.stock_bnb import StockProblem, _box_bound, solve_stock_bnb
 from assortopt.sampling import sample_streams
@@ -169,14 +172,14 @@ def test_method_agrees_with_strong_mip(seed: int) -> None:
     out = {}
     for form in ("strong", "bnb"):
         req = PlanRequest(
-            scenarios=30, seed=seed, options=opts, params={"formulation": form, "start": "none"}
+            scenarios=20, seed=seed, options=opts, params={"formulation": form, "start": "none"}
         )
         out[form] = mip(inst, req)
     s, b = out["strong"], out["bnb"]
     assert s.status == "optimal" and b.status == "optimal"
     assert b.objective == pytest.approx(s.objective, abs=1e-6)
     assert b.bound == pytest.approx(s.bound, abs=1e-6 * max(1.0, abs(s.objective)))
-    st = sample_streams(inst, 30, seed)
+    st = sample_streams(inst, 20, seed)
     assert saa(inst, st, b.stock) == pytest.approx(s.objective, abs=1e-6)
 
 
@@ -193,3 +196,32 @@ def test_early_stop_keeps_a_valid_bound(how: str) -> None:
     assert want >= saa(inst, st, r.stock) - 1e-9
     assert r.objective == pytest.approx(saa(inst, st, r.stock), abs=1e-9)
     assert r.bound > r.objective  # stopped before certifying
+
+
+def test_method_time_limit_holds_and_bound_is_valid() -> None:
+    from assortopt.generators import generate
+
+    inst = generate("dense", 10, 50, seed=1)
+    req = PlanRequest(
+        scenarios=20,
+        seed=1,
+        options=SolverOptions(threads=1, time_limit=2.0),
+        params={"formulation": "bnb"},
+    )
+    mip = get_method("mip")
+    mip(inst, dataclasses.replace(req, options=SolverOptions(time_limit=0.2)))  # compile kernels
+    t0 = time.perf_counter()
+    p = mip(inst, req)
+    elapsed = time.perf_counter() - t0
+    assert elapsed <= 2.0 * 1.5 + 1.0
+    assert p.status == "feasible" and p.extra["termination"] == "time limit"
+    st = sample_streams(inst, 20, 1)
+    assert p.objective == pytest.approx(saa(inst, st, p.stock), abs=1e-9)
+    assert p.bound >= p.objective
+
+
+def test_method_refuses_highs_only_params() -> None:
+    inst = random_instance(3, seed=1, T=5)
+    req = PlanRequest(scenarios=5, params={"formulation": "bnb", "presolve": "on"})
+    with pytest.raises(OptionError, match="bnb"):
+        get_method("mip")(inst, req)
