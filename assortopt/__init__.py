@@ -96,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "solve_saa_lp": "models.saa_lp",
     "build_spill_mip": "models.spill_mip",
     "build_sample_path_mip": "models.sample_path_mip",
+    "solve_stock_bnb": "models.stock_bnb",
     "generate": "generators",
     "generate_online": "generators",
     "build": "models",

@@ -6,7 +6,13 @@ Run: ``python benchmarks/bench_mip.py [--large] [--threads 1]``
    measured in one run (timings on a shared machine are noisy: read the ratio);
 2. the largest K (doubling from 250) the strong formulation solves to gap ≤ 0.01% within 60 s;
 3. with ``--large``: how far K goes on 20- and 50-product instances within 5 minutes;
-4. `mip` vs `heuristic` out-of-sample profit on a few small instances (common random numbers).
+4. `mip` vs `heuristic` out-of-sample profit on a few small instances (common random numbers);
+5. with ``--certify``: time to certify the SAA optimum (gap ≤ 0.01%), ``mip`` with
+   ``formulation=bnb`` (stock branch-and-bound, models/stock_bnb.md) against the strong HiGHS
+   formulation in the same run, on ``generate`` families dense / mnl / sparse at the shapes
+   N=10 T=50 K=50 (limit 60 s), N=20 T=100 K=50 and N=10 T=50 K=200 (limit 600 s), 3 seeds
+   each; ``--certify-limit`` caps every limit, ``--certify-shapes`` picks shapes (1,2,3),
+   ``--seeds`` the number of seeds.
 """
 
 from __future__ import annotations
@@ -180,11 +186,53 @@ def part_quality(threads: int) -> None:
         )
 
 
+CERTIFY_SHAPES = {1: (10, 50, 50, 60.0), 2: (20, 100, 50, 600.0), 3: (10, 50, 200, 600.0)}
+
+
+def part_certify(threads: int, shapes: list[int], seeds: int, cap: float | None) -> None:
+    from assortopt.generators import generate
+    from assortopt.methods.base import PlanRequest, get_method
+
+    mip = get_method("mip")
+    print("\n== 5. time to certify the SAA optimum: bnb vs strong (method mip, start none)")
+    print(
+        f"{'shape':<16} {'family':<7} {'seed':>4} {'form':<7} {'status':<9} {'time s':>7} "
+        f"{'objective':>10} {'bound':>10} {'gap %':>8}"
+    )
+    for sh in shapes:
+        n, t, k, limit = CERTIFY_SHAPES[sh]
+        limit = limit if cap is None else min(limit, cap)
+        label = f"N={n} T={t} K={k}"
+        for fam in ("dense", "mnl", "sparse"):
+            for seed in range(1, seeds + 1):
+                inst = generate(fam, n, t, seed=seed)
+                for form in ("bnb", "strong"):
+                    req = PlanRequest(
+                        scenarios=k,
+                        seed=seed,
+                        options=SolverOptions(threads=threads, time_limit=limit),
+                        params={"formulation": form, "start": "none"},
+                    )
+                    t0 = time.perf_counter()
+                    p = mip(inst, req)
+                    el = time.perf_counter() - t0
+                    gap = "-" if p.gap is None else f"{100 * p.gap:.3f}"
+                    print(
+                        f"{label:<16} {fam:<7} {seed:>4} {form:<7} {p.status:<9} {el:>7.1f} "
+                        f"{_num(p.objective):>10} {_num(p.bound):>10} {gap:>8}",
+                        flush=True,
+                    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--large", action="store_true", help="also run part 3 (up to ~20 min)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip", default="", help="comma list of parts to skip (1,2,4)")
+    ap.add_argument("--certify", action="store_true", help="also run part 5 (long)")
+    ap.add_argument("--certify-shapes", default="1,2,3", help="part 5 shapes (1,2,3)")
+    ap.add_argument("--certify-limit", type=float, default=None, help="cap on part 5 limits (s)")
+    ap.add_argument("--seeds", type=int, default=3, help="part 5 seeds per family")
     a = ap.parse_args()
     skip = set(a.skip.split(","))
     if "1" not in skip:
@@ -195,6 +243,9 @@ def main() -> None:
         part_large(a.threads)
     if "4" not in skip:
         part_quality(a.threads)
+    if a.certify:
+        shapes = [int(x) for x in a.certify_shapes.split(",") if x.strip()]
+        part_certify(a.threads, shapes, a.seeds, a.certify_limit)
 
 
 if __name__ == "__main__":

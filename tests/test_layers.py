@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "columnar": 0,
     "catalogue": 0,
     "_kernels": 1,
+    "_bnb_kernels": 1,
     "choice": 2,
     "interop": 2,
     "generators": 3,

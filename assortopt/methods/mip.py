@@ -5,7 +5,9 @@ Samples ``req.scenarios`` streams of preference lists from ``req.seed``, builds
 the in-sample average profit of the plan on those streams; ``bound``/``gap`` are HiGHS's proven
 bound and relative gap. Params:
 
-* ``formulation``: ``"strong"`` (default) or ``"bigm"`` (the textbook model, for comparison).
+* ``formulation``: ``"strong"`` (default), ``"bigm"`` (the textbook model, for comparison) or
+  ``"bnb"`` (branch-and-bound over the stock with the exact simulator, no HiGHS:
+  `assortopt.methods.mip_bnb`, models/stock_bnb.md).
 * ``start``: warm start: a method name (default ``"heuristic"`` when that method exists),
   ``"none"``, or a plan (``{id: units}`` or a length-N list). A time-limited solve never returns
   a plan worse in-sample than a feasible start.
@@ -96,9 +98,10 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
 
     t0 = time.perf_counter()
     formulation = str(req.param("formulation", "strong"))
-    if formulation not in FORMULATIONS:
+    if formulation not in (*FORMULATIONS, "bnb"):
         raise OptionError(
-            f"mip: formulation must be one of {', '.join(FORMULATIONS)}, got {formulation!r}"
+            f"mip: formulation must be one of {', '.join((*FORMULATIONS, 'bnb'))}, "
+            f"got {formulation!r}"
         )
     default_start = "heuristic"
     lo = _min_stock(inst, req.param("min_stock", None))
@@ -113,6 +116,11 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             message=reason,
             termination=Termination.INFEASIBLE,
         )
+    if formulation == "bnb":
+        from .mip_bnb import plan_bnb
+
+        plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
+        return plan_bnb(inst, req, lo, plan0, label, t0)
 
     stream = sample_streams(inst, req.scenarios, req.seed)
     unit_level = req.param("unit_level", "auto")

@@ -1,0 +1,90 @@
+"""``mip`` with ``formulation="bnb"``: the SAA optimum by branch-and-bound over the stock alone.
+
+Same scenarios as the MIP formulations (``sample_streams(inst, req.scenarios, req.seed)``), so
+the objective and bound are those of the same SAA problem. The warm start (the ``start`` method's
+plan) is first improved by unit moves on those scenarios (`local_search.improve`, at most a tenth
+of the time left), then `assortopt.models.stock_bnb.solve_stock_bnb` searches, within the time
+limit of the whole call (models/stock_bnb.md).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from ..exceptions import OptionError
+from ..instance import Instance
+from ..models.sample_path_mip import candidate_mask
+from ..models.stock_bnb import solve_stock_bnb
+from .base import Plan, PlanRequest
+from .local_search import improve
+
+#: Params of method ``mip`` that only the HiGHS formulations read.
+_MIP_ONLY = ("presolve", "lp_first", "unit_level")
+
+
+def plan_bnb(
+    inst: Instance,
+    req: PlanRequest,
+    lo: np.ndarray | None,
+    start: np.ndarray | None,
+    label: str,
+    t0: float,
+) -> Plan:
+    """The plan of ``mip --param formulation=bnb`` (``t0``: when the call started)."""
+    from ..sampling import sample_streams
+
+    bad = [k for k in _MIP_ONLY if k in req.params]
+    if bad:
+        raise OptionError(f"mip: formulation=bnb does not take {', '.join(bad)}")
+    stream = sample_streams(inst, req.scenarios, req.seed)
+    cand = candidate_mask(inst, req.param("candidates", None), lo)
+    limit = req.options.time_limit
+
+    def left() -> float | None:
+        return None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
+
+    extra: dict[str, Any] = {"formulation": "bnb", "start": label}
+    if start is not None:
+        polish = left()
+        pol = improve(
+            inst,
+            np.maximum(start, 0 if lo is None else lo),
+            stream,
+            lo=lo,
+            candidates=cand,
+            time_limit=None if polish is None else 0.1 * polish,
+        )
+        start = pol.stock
+        extra["start_objective"] = pol.start_objective
+        extra["polished_objective"] = pol.objective
+    res = solve_stock_bnb(
+        inst,
+        stream,
+        candidates=cand,
+        min_stock=lo,
+        start=start,
+        time_limit=left(),
+        mip_gap=req.options.mip_gap,
+        verbose=req.options.verbose,
+    )
+    extra.update(
+        nodes=res.nodes,
+        solve_s=res.time_s,
+        root_bound=res.extra.get("root_bound"),
+        evaluations=res.extra.get("evaluations"),
+        scenarios_kept=res.extra.get("scenarios_kept"),
+        products_considered=int(cand.sum()),
+    )
+    return Plan(
+        res.stock,
+        status=res.status,
+        objective=res.objective,
+        bound=res.bound,
+        gap=res.gap,
+        message=res.message,
+        extra=extra,
+        termination=res.termination,
+    )

@@ -1,0 +1,474 @@
+"""Branch-and-bound over the stock vector alone: the exact SAA optimum of the sample-path model.
+
+The SAA objective of a plan q is the average over K fixed scenarios (streams of preference lists)
+of the simulated profit. On one scenario, one more unit of product j never raises another
+product's sales and never lowers j's own (models/stock_bnb.md §2). So over a box
+``lo ≤ q ≤ hi`` product j sells at most ``min(q_j, d_kj)`` in scenario k, where ``d_kj`` is its
+sales with j at ``hi_j`` and every other product at ``lo`` (§3). That gives a separable upper
+bound on the profit over the box, maximised product by product (with a Lagrange multiplier for a
+budget and a top-C choice for ``max_products``). Boxes are split on one product at a time, best
+bound first; each box's bound maximiser is simulated exactly and becomes the incumbent when it is
+better. A box that is a single plan has bound = its exact profit, so the search is exact.
+
+`solve_stock_bnb` is the entry point; method ``mip`` calls it for ``formulation="bnb"``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import _bnb_kernels, _kernels
+from ..exceptions import OptionError
+from ..instance import Instance
+from ..solver import FEASIBLE, INFEASIBLE, OPTIMAL, Termination, gap_of
+from ..streams import Stream
+
+__all__ = ["BnbResult", "StockProblem", "solve_stock_bnb"]
+
+_NO_RECORD = np.empty(0, dtype=np.int64)
+
+
+@dataclass
+class BnbResult:
+    """Outcome of `solve_stock_bnb`: the best plan found (int64, N), its in-sample value, a
+    proven upper bound on the SAA optimum, the relative gap (`assortopt.solver.gap_of`), status
+    ``optimal`` / ``feasible`` / ``infeasible`` and search statistics."""
+
+    stock: np.ndarray
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    status: str
+    nodes: int
+    time_s: float
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def termination(self) -> Termination:
+        """Why the search stopped (`assortopt.solver.status`)."""
+        if self.status == INFEASIBLE:
+            return Termination.INFEASIBLE
+        if self.status == OPTIMAL:
+            return Termination.OPTIMAL if not self.gap else Termination.GAP_LIMIT
+        if self.message == "node limit":
+            return Termination.ITERATION_LIMIT
+        return Termination.TIME_LIMIT
+
+
+class StockProblem:
+    """The SAA problem on fixed scenarios: scoring of plans and bounds over boxes.
+
+    ``stream`` is restricted to the candidate products (exact: a product never stocked is never
+    bought). ``weight`` holds the scenario weights (identical scenarios merged), summing to 1.
+    """
+
+    def __init__(self, inst: Instance, stream: Stream, candidates: np.ndarray) -> None:
+        if stream.n_products != inst.n:
+            raise OptionError(f"stream has {stream.n_products} products, the instance has {inst.n}")
+        self.inst = inst
+        self.candidates = np.asarray(candidates, dtype=bool)
+        st = stream.restrict(self.candidates)
+        self.stream, self.weight = _merge_scenarios(st)
+        self.gain = np.ascontiguousarray(inst.price - inst.salvage, dtype=np.float64)
+        self.net_cost = np.ascontiguousarray(inst.cost - inst.salvage, dtype=np.float64)
+        self.fixed = np.ascontiguousarray(inst.fixed_cost, dtype=np.float64)
+        self.evaluations = 0
+
+    def value(self, q: np.ndarray) -> float:
+        """Exact SAA objective of plan q (weighted mean simulated profit)."""
+        q = np.ascontiguousarray(q, dtype=np.int64)
+        base = float(-(self.net_cost @ q) - self.fixed[q > 0].sum())
+        sales = np.zeros((1, self.inst.n), dtype=np.int64)
+        s = self.stream
+        prof, _ = _kernels.simulate_kernel(
+            s.offsets, s.items, s.scenario_offsets, q, self.gain, base, sales, False,
+            _NO_RECORD, False,
+        )  # fmt: skip
+        self.evaluations += 1
+        return float(self.weight @ (prof - base) + base)
+
+    def interested(self) -> np.ndarray:
+        """U_i: the largest number of customers of one scenario whose list contains i."""
+        s = self.stream
+        cust_scen = np.repeat(np.arange(s.n_scenarios), s.customers_per_scenario)
+        item_scen = np.repeat(cust_scen, s.list_lengths)
+        counts = np.zeros((s.n_scenarios, self.inst.n), dtype=np.int64)
+        np.add.at(counts, (item_scen, s.items.astype(np.int64)), 1)
+        return counts.max(axis=0) if s.n_scenarios else np.zeros(self.inst.n, np.int64)
+
+    def sales(self, q: np.ndarray) -> np.ndarray:
+        """Sales (K, N) of every (merged) scenario with plan q."""
+        s = self.stream
+        q = np.ascontiguousarray(q, dtype=np.int64)
+        sales = np.zeros((s.n_scenarios, self.inst.n), dtype=np.int64)
+        _kernels.simulate_kernel(
+            s.offsets, s.items, s.scenario_offsets, q, self.gain, 0.0, sales, True,
+            _NO_RECORD, False,
+        )  # fmt: skip
+        return sales
+
+    def box(self, lo: np.ndarray, hi: np.ndarray) -> BoxTables:
+        """The tables of the bound over the box ``lo ≤ q ≤ hi`` (models/stock_bnb.md §3)."""
+        s = self.stream
+        d = _bnb_kernels.box_sales(s.offsets, s.items, s.scenario_offsets, lo, hi)
+        # units beyond max_k d_kj never sell anywhere in the box (models/stock_bnb.md §3.2)
+        hi = np.minimum(hi, np.maximum(lo, d.max(axis=0) if len(d) else lo))
+        width = int((hi - lo).max()) + 1 if len(hi) else 1
+        e = self.sales(hi)
+        upper = _bnb_kernels.expected_min(d, self.weight, lo, hi, width)
+        lower = _bnb_kernels.expected_min(e, self.weight, lo, hi, width)
+        total = float(self.weight @ e.sum(axis=1))
+        m = lo[:, None] + np.arange(width)[None, :]
+        valid = m <= hi[:, None]
+        cost = self.net_cost[:, None] * m + np.where(m > 0, self.fixed[:, None], 0.0)
+        cost = np.where(valid, cost, np.inf)
+        return BoxTables(lo, hi, upper, lower, total, cost)
+
+
+@dataclass
+class BoxTables:
+    """Per-product tables of one box: ``upper[j, r]`` = Σ_k w_k min(q, d_kj) and ``lower[j, r]``
+    = Σ_k w_k min(q, e_kj) at q = lo_j + r (d: j at hi_j, others at lo; e: every product at hi),
+    ``total`` = Σ_k w_k (total sales at hi), ``cost[j, r]`` = c̃_j q + f_j [q > 0] (inf outside)."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    upper: np.ndarray
+    lower: np.ndarray
+    total: float
+    cost: np.ndarray
+
+    def values(self, gain: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
+        """Separable value tables for the multiplier γ ≥ 0 on total sales, and the constant
+        γ · total: revenue ≤ Σ_j (g_j − γ) S_j + γ TS (models/stock_bnb.md §3.1)."""
+        a = (gain - gamma)[:, None]
+        rev = np.where(a >= 0, a * self.upper, a * self.lower)
+        return rev - self.cost, gamma * self.total
+
+
+def _merge_scenarios(st: Stream) -> tuple[Stream, np.ndarray]:
+    """Identical scenarios (same sequence of non-empty lists) merged into one with a weight."""
+    keep = st.list_lengths > 0
+    keys: dict[bytes, int] = {}
+    order: list[int] = []
+    counts: list[int] = []
+    for k in range(st.n_scenarios):
+        c0, c1 = st.scenario_offsets[k], st.scenario_offsets[k + 1]
+        lens = st.list_lengths[c0:c1][keep[c0:c1]]
+        key = lens.tobytes() + b"|" + st.items[st.offsets[c0] : st.offsets[c1]].tobytes()
+        if key in keys:
+            counts[keys[key]] += 1
+        else:
+            keys[key] = len(order)
+            order.append(k)
+            counts.append(1)
+    sub = st.select(np.asarray(order, dtype=np.int64)) if order else st
+    w = np.asarray(counts, dtype=np.float64)
+    return sub, w / max(1.0, w.sum())
+
+
+def _choose(
+    vals: np.ndarray,
+    lo: np.ndarray,
+    cost: np.ndarray,
+    lam: float,
+    cap: int | None,
+) -> tuple[float, np.ndarray]:
+    """max Σ_j (vals[j, r_j] − λ c_j (lo_j + r_j)) with at most ``cap`` products stocked:
+    (value, r). Products with lo_j > 0 are stocked whatever r is."""
+    width = vals.shape[1]
+    m = lo[:, None] + np.arange(width)[None, :]
+    v = vals - lam * cost[:, None] * m if lam > 0 else vals
+    r = v.argmax(axis=1)
+    best = v[np.arange(len(r)), r]
+    if cap is None:
+        return float(best.sum()), r
+    free = lo == 0
+    n_forced = int((~free).sum())
+    r = r.copy()
+    total = float(best[~free].sum())
+    if width > 1:
+        pos_r = v[:, 1:].argmax(axis=1) + 1
+        pos = v[np.arange(len(r)), pos_r]
+    else:
+        pos_r = np.zeros(len(r), dtype=np.int64)
+        pos = np.full(len(r), -np.inf)
+    gain = np.where(free, pos - v[:, 0], -np.inf)
+    total += float(v[free, 0].sum())
+    slots = max(0, cap - n_forced)
+    order = np.argsort(-gain, kind="stable")[:slots]
+    order = order[gain[order] > 0]
+    r[free] = 0
+    r[order] = pos_r[order]
+    total += float(gain[order].sum())
+    return total, r
+
+
+def _bound(
+    vals: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    cost: np.ndarray,
+    budget: float | None,
+    cap: int | None,
+    gain: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """Upper bound on the profit over the box and the plan maximising it (models/stock_bnb.md
+    §3.3): Lagrangian dual of the budget, minimised over λ ≥ 0 by golden-section search."""
+    val0, r0 = _choose(vals, lo, cost, 0.0, cap)
+    q0 = lo + r0
+    if budget is None or float(cost @ q0) <= budget + 1e-9:
+        return val0, q0
+    pos = cost > 0
+    lam_hi = float((gain[pos] / cost[pos]).max()) if pos.any() else 0.0
+    a, b = 0.0, lam_hi
+    g = (np.sqrt(5.0) - 1) / 2
+
+    def dual(lam: float) -> float:
+        return _choose(vals, lo, cost, lam, cap)[0] + lam * budget
+
+    x1, x2 = b - g * (b - a), a + g * (b - a)
+    f1, f2 = dual(x1), dual(x2)
+    best_val, best_lam = min((val0, 0.0), (dual(b), b), (f1, x1), (f2, x2))
+    for _ in range(40):
+        if f1 <= f2:
+            b, x2, f2 = x2, x1, f1
+            x1 = b - g * (b - a)
+            f1 = dual(x1)
+            if f1 < best_val:
+                best_val, best_lam = f1, x1
+        else:
+            a, x1, f1 = x1, x2, f2
+            x2 = a + g * (b - a)
+            f2 = dual(x2)
+            if f2 < best_val:
+                best_val, best_lam = f2, x2
+        if b - a <= 1e-9 * max(1.0, lam_hi):
+            break
+    _, r = _choose(vals, lo, cost, best_lam, cap)
+    return best_val, lo + r
+
+
+def _box_bound(
+    tab: BoxTables,
+    cost: np.ndarray,
+    budget: float | None,
+    cap: int | None,
+    gain: np.ndarray,
+    steps: int,
+) -> tuple[float, np.ndarray]:
+    """min over γ ∈ [0, max g] of the γ-bound (convex in γ: golden-section search; every γ
+    gives a valid bound, so stopping the search early only loosens it)."""
+
+    def at(gamma: float) -> tuple[float, np.ndarray]:
+        vals, const = tab.values(gain, gamma)
+        ub, q = _bound(vals, tab.lo, tab.hi, cost, budget, cap, gain)
+        return ub + const, q
+
+    best = at(0.0)
+    if steps <= 0 or np.array_equal(tab.lo, tab.hi):
+        return best
+    a, b = 0.0, float(gain.max()) if len(gain) else 0.0
+    g = (np.sqrt(5.0) - 1) / 2
+    x1, x2 = b - g * (b - a), a + g * (b - a)
+    r1, r2 = at(x1), at(x2)
+    best = min(best, r1, r2, key=lambda t: t[0])
+    for _ in range(steps):
+        if r1[0] <= r2[0]:
+            b, x2, r2 = x2, x1, r1
+            x1 = b - g * (b - a)
+            r1 = at(x1)
+            best = min(best, r1, key=lambda t: t[0])
+        else:
+            a, x1, r1 = x1, x2, r2
+            x2 = a + g * (b - a)
+            r2 = at(x2)
+            best = min(best, r2, key=lambda t: t[0])
+    return best
+
+
+def _feasible(q: np.ndarray, cost: np.ndarray, budget: float | None, cap: int | None) -> bool:
+    if budget is not None and float(cost @ q) > budget * (1 + 1e-12) + 1e-9:
+        return False
+    return cap is None or int((q > 0).sum()) <= cap
+
+
+def solve_stock_bnb(
+    inst: Instance,
+    stream: Stream,
+    *,
+    candidates: np.ndarray | None = None,
+    min_stock: np.ndarray | None = None,
+    max_stock: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    time_limit: float | None = None,
+    mip_gap: float = 1e-4,
+    max_nodes: int | None = None,
+    verbose: bool = False,
+    gamma_steps: int = 8,
+    branching: str = "bound-point",
+) -> BnbResult:
+    """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
+
+    Parameters
+    ----------
+    inst, stream
+        The instance (budget, max_products, fixed costs, salvage are honoured) and the K
+        scenarios of preference lists that define the SAA objective.
+    candidates
+        Products that may be stocked (bool, N). Default: positive margin (exact,
+        models/sample_path_mip.md §2), plus products with positive ``min_stock``.
+    min_stock, max_stock
+        Per-product stock bounds (int, N); ``max_stock`` is a restriction like any user bound.
+    start
+        A plan to start from (its value is the first incumbent when it is feasible).
+    time_limit, mip_gap, max_nodes
+        The search stops at the time or node limit (status ``feasible``) or once
+        ``gap_of(best, bound) ≤ mip_gap`` (status ``optimal``); the bound is always valid.
+    verbose
+        One progress line on stderr about every 2 seconds, and a summary.
+    """
+    t0 = time.perf_counter()
+    n = inst.n
+    lo0 = np.zeros(n, np.int64) if min_stock is None else np.asarray(min_stock, np.int64).copy()
+    if candidates is None:
+        candidates = (inst.margin > 0) | (lo0 > 0)
+        if inst.budget is not None:
+            candidates &= (inst.cost <= inst.budget + 1e-9) | (lo0 > 0)
+    cand = np.asarray(candidates, dtype=bool) | (lo0 > 0)
+    prob = StockProblem(inst, stream, cand)
+    cost = np.asarray(inst.cost, dtype=np.float64)
+    budget = inst.budget
+    cap = inst.max_products
+    hi0 = np.where(cand, prob.interested(), 0).astype(np.int64)
+    if budget is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            afford = np.where(cost > 0, np.floor((budget + 1e-9) / np.maximum(cost, 1e-300)), hi0)
+        hi0 = np.minimum(hi0, afford.astype(np.int64))
+    if max_stock is not None:
+        hi0 = np.minimum(hi0, np.asarray(max_stock, np.int64))
+    hi0 = np.maximum(hi0, lo0)
+    stats: dict[str, Any] = {"scenarios_kept": prob.stream.n_scenarios}
+
+    def done(stock, obj, bound, status, nodes, msg=""):
+        gap = gap_of(obj, bound) if obj is not None else None
+        stats["evaluations"] = prob.evaluations
+        res = BnbResult(stock, obj, bound, gap, status, nodes, time.perf_counter() - t0, msg, stats)
+        if verbose:
+            print(
+                f"bnb: {status} after {nodes} nodes, {res.time_s:.2f}s: best {obj} bound {bound}"
+                f" gap {gap}",
+                file=sys.stderr,
+            )
+        return res
+
+    if max_stock is not None and np.any(np.asarray(max_stock) < lo0):
+        return done(np.zeros(n, np.int64), None, None, INFEASIBLE, 0, "max_stock < min_stock")
+    if not _feasible(lo0, cost, budget, cap):
+        return done(np.zeros(n, np.int64), None, None, INFEASIBLE, 0,
+                    "min_stock breaks the budget or max_products")  # fmt: skip
+
+    best_q = lo0.copy()
+    best = prob.value(best_q)
+    if start is not None:
+        qs = np.clip(np.asarray(start, np.int64), lo0, hi0)
+        qs[~cand] = lo0[~cand]
+        if _feasible(qs, cost, budget, cap):
+            v = prob.value(qs)
+            if v > best:
+                best, best_q = v, qs
+    stats["start_objective"] = best
+
+    def tol() -> float:
+        return max(mip_gap * max(1.0, abs(best)), 1e-9 * max(1.0, abs(best)))
+
+    pruned = -np.inf  # largest bound of a box discarded with a tolerance
+    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray]] = []
+    counter = 0
+    nodes = 0
+
+    def process(lo: np.ndarray, hi: np.ndarray) -> None:
+        nonlocal best, best_q, counter, nodes, pruned
+        nodes += 1
+        tab = prob.box(lo, hi)
+        hi = tab.hi
+        ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
+        if _feasible(qstar, cost, budget, cap):
+            v = ub if np.array_equal(lo, hi) else prob.value(qstar)
+            if v > best:
+                best, best_q = v, qstar.copy()
+        if ub <= best + tol() or np.array_equal(lo, hi):
+            pruned = max(pruned, min(ub, best + tol()))
+            return
+        counter += 1
+        heapq.heappush(heap, (-ub, counter, lo, hi, qstar))
+
+    process(lo0, hi0)
+    stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
+    last = time.perf_counter()
+    status = OPTIMAL
+    msg = ""
+    while heap:
+        ub = -heap[0][0]
+        if ub <= best + tol():
+            pruned = max(pruned, min(ub, best + tol()))
+            heap.clear()
+            break
+        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            status, msg = FEASIBLE, "time limit"
+            break
+        if max_nodes is not None and nodes >= max_nodes:
+            status, msg = FEASIBLE, "node limit"
+            break
+        _, _, lo, hi, qstar = heapq.heappop(heap)
+        j, split = _branch(lo, hi, qstar, prob.gain, branching)
+        hi1 = hi.copy()
+        hi1[j] = split
+        lo2 = lo.copy()
+        lo2[j] = split + 1
+        process(lo, hi1)
+        process(lo2, hi)
+        if verbose and time.perf_counter() - last > 2.0:
+            last = time.perf_counter()
+            top = -heap[0][0] if heap else best
+            print(
+                f"bnb: {nodes} nodes, {len(heap)} open, best {best:.6g}, bound {top:.6g}, "
+                f"{last - t0:.1f}s",
+                file=sys.stderr,
+            )
+    open_ub = -heap[0][0] if heap else -np.inf
+    bound = float(max(best, pruned, open_ub))
+    stats["open_nodes"] = len(heap)
+    if status == OPTIMAL and gap_of(best, bound) > mip_gap + 1e-12:
+        status = FEASIBLE  # cannot happen unless tolerances misbehave; stay honest
+    return done(best_q, float(best), bound, status, nodes, msg)
+
+
+def _branch(
+    lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray, rule: str
+) -> tuple[int, int]:
+    """The product to split and the split point s: children q_j ≤ s and q_j ≥ s + 1.
+
+    ``"bound-point"``: the product whose bound maximiser is furthest above lo (times its gain),
+    split halfway between lo and the maximiser; ``"widest"``: the widest box side (times gain),
+    split in the middle; ``"at-point"``: as bound-point, split just below the maximiser."""
+    width = hi - lo
+    above = np.where(width > 0, (qstar - lo).astype(float), -1.0)
+    if rule != "widest" and above.max() > 0:
+        j = int(np.argmax(above * gain))
+        if rule == "at-point":
+            s = int(qstar[j]) - 1
+        else:
+            s = int((lo[j] + qstar[j]) // 2)
+        s = min(max(s, int(lo[j])), int(hi[j]) - 1)
+        return j, s
+    score = np.where(width > 0, width * gain, -1.0)
+    j = int(np.argmax(score))
+    return j, int((lo[j] + hi[j]) // 2)

@@ -1,0 +1,227 @@
+"""Branch-and-bound over stock certifies the SAA optimum of the sample-path model.
+
+Claims under test, each against an independent truth:
+
+* the monotone facts the bound rests on (models/stock_bnb.md §2): on a fixed stream one more unit
+  of j never raises another product's sales, never lowers j's own or the total, and raises the
+  total by at most one (plain-Python replay of random streams);
+* the box bound is at least the best exhaustive SAA value over every plan in random boxes, and
+  equals the plan's value on a point box;
+* the certified optimum equals the exhaustive SAA optimum (every plan in the box simulated on the
+  same scenarios), with salvage, fixed costs, budget, max_products and min/max stock bounds;
+* method ``mip`` with ``formulation="bnb"`` and with the strong HiGHS model, both run to
+  optimality, agree on value and bound;
+* stopped early (one node, or a tiny time limit), the bound still holds: bound ≥ exhaustive
+  optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+
+import numpy as np
+import pytest
+from factories import random_instance
+
+from assortopt.exceptions import OptionError
+from assortopt.methods.base import PlanRequest, get_method
+from assortopt.models.stock_bnb import StockProblem, _box_bound, solve_stock_bnb
+from assortopt.sampling import sample_streams
+from assortopt.simulation import simulate_stream
+from assortopt.solver import SolverOptions
+from assortopt.streams import Stream
+
+
+def replay_sales(stock: np.ndarray, st: Stream) -> np.ndarray:
+    """Sales (K, N) by a plain-Python replay: each customer buys her first product in stock."""
+    out = np.zeros((st.n_scenarios, st.n_products), dtype=np.int64)
+    for k in range(st.n_scenarios):
+        left = np.array(stock)
+        for c in range(st.scenario_offsets[k], st.scenario_offsets[k + 1]):
+            for i in st.customer(c):
+                if left[i] > 0:
+                    left[i] -= 1
+                    out[k, i] += 1
+                    break
+    return out
+
+
+def saa(inst, st, q) -> float:
+    return float(simulate_stream(inst, np.asarray(q), st).profits.mean())
+
+
+def plans(lo, hi):
+    return [
+        np.array(q)
+        for q in itertools.product(*(range(a, b + 1) for a, b in zip(lo, hi, strict=True)))
+    ]
+
+
+def feasible(inst, q) -> bool:
+    if inst.budget is not None and inst.cost @ q > inst.budget + 1e-9:
+        return False
+    return inst.max_products is None or int((q > 0).sum()) <= inst.max_products
+
+
+def exhaustive(inst, st, lo, hi) -> tuple[float, np.ndarray]:
+    scored = [(saa(inst, st, q), q) for q in plans(lo, hi) if feasible(inst, q)]
+    return max(scored, key=lambda t: t[0])
+
+
+def test_one_more_unit_is_monotone() -> None:
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(2, 6))
+        scen = [
+            [list(rng.permutation(n)[: rng.integers(0, n + 1)]) for _ in range(rng.integers(1, 12))]
+            for _ in range(3)
+        ]
+        st = Stream.from_lists(scen, n)
+        q = rng.integers(0, 4, n)
+        j = int(rng.integers(n))
+        q2 = q.copy()
+        q2[j] += 1
+        s1, s2 = replay_sales(q, st), replay_sales(q2, st)
+        others = np.arange(n) != j
+        assert np.all(s2[:, others] <= s1[:, others]), trial
+        assert np.all(s2[:, j] >= s1[:, j]), trial
+        diff = s2.sum(1) - s1.sum(1)
+        assert np.all((diff == 0) | (diff == 1)), trial
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_box_bound_dominates_every_plan_in_the_box(seed: int) -> None:
+    inst = random_instance(3, seed=seed, T=6, fixed=seed % 2 == 0, salvage=seed % 3 == 0)
+    if seed % 3 == 1:
+        inst = inst.replace(max_products=2)
+    st = sample_streams(inst, 6, seed)
+    prob = StockProblem(inst, st, np.ones(inst.n, bool))
+    rng = np.random.default_rng(seed)
+    for _ in range(8):
+        lo = rng.integers(0, 3, inst.n)
+        hi = lo + rng.integers(0, 4, inst.n)
+        if not feasible(inst, lo):
+            continue
+        tab = prob.box(lo, hi)
+        ub, q = _box_bound(tab, inst.cost, inst.budget, inst.max_products, prob.gain, 8)
+        best, _ = exhaustive(inst, st, lo, hi)
+        assert ub >= best - 1e-9
+        assert np.all(q >= lo) and np.all(q <= hi)
+    point = np.array([2, 1, 0])
+    tab = prob.box(point, point.copy())
+    ub, _ = _box_bound(tab, inst.cost, inst.budget, inst.max_products, prob.gain, 8)
+    assert ub == pytest.approx(saa(inst, st, point), abs=1e-9)
+
+
+CASES = [
+    {},
+    {"fixed": True},
+    {"salvage": True, "fixed": True},
+    {"max_products": 2},
+    {"budget": "tight"},
+    {"budget": "tight", "max_products": 1, "fixed": True},
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_certified_optimum_equals_exhaustive(case: int) -> None:
+    kw = dict(CASES[case])
+    budget = kw.pop("budget", None)
+    for seed in range(3):
+        inst = random_instance(3, seed=10 * case + seed, T=5, **kw)
+        if budget == "tight":
+            inst = inst.replace(budget=float(inst.cost.sum() * 1.5))
+        st = sample_streams(inst, 8, seed)
+        top = int(st.customers_per_scenario.max())
+        want, _ = exhaustive(inst, st, np.zeros(3, int), np.full(3, top))
+        r = solve_stock_bnb(inst, st, mip_gap=0.0)
+        assert r.status == "optimal"
+        assert r.objective == pytest.approx(want, abs=1e-9)
+        assert saa(inst, st, r.stock) == pytest.approx(want, abs=1e-9)
+        assert r.bound == pytest.approx(want, abs=1e-9)
+        assert feasible(inst, r.stock)
+
+
+def test_stock_bounds_match_brute_force() -> None:
+    inst = random_instance(3, seed=4, T=5, fixed=True)
+    st = sample_streams(inst, 8, 3)
+    top = int(st.customers_per_scenario.max())
+    free, q_free = exhaustive(inst, st, np.zeros(3, int), np.full(3, top))
+    j = int(np.argmax(q_free))
+    lo = np.zeros(3, np.int64)
+    lo[int(np.argmin(q_free))] = 2  # force stock the free optimum does not want
+    hi = np.full(3, top, np.int64)
+    hi[j] = q_free[j] - 1  # cap the product the free optimum stocks most
+    want, _ = exhaustive(inst, st, lo, hi)
+    r = solve_stock_bnb(inst, st, min_stock=lo, max_stock=hi, mip_gap=0.0)
+    assert want < free - 1e-9  # the bounds bind
+    assert np.all(r.stock >= lo) and np.all(r.stock <= hi)
+    assert r.objective == pytest.approx(want, abs=1e-9)
+    assert r.bound == pytest.approx(want, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_method_agrees_with_strong_mip(seed: int) -> None:
+    inst = random_instance(4, seed=100 + seed, T=6, fixed=seed == 1)
+    if seed == 2:
+        inst = inst.replace(max_products=2)
+    mip = get_method("mip")
+    opts = SolverOptions(threads=1, mip_gap=0.0)
+    out = {}
+    for form in ("strong", "bnb"):
+        req = PlanRequest(
+            scenarios=20, seed=seed, options=opts, params={"formulation": form, "start": "none"}
+        )
+        out[form] = mip(inst, req)
+    s, b = out["strong"], out["bnb"]
+    assert s.status == "optimal" and b.status == "optimal"
+    assert b.objective == pytest.approx(s.objective, abs=1e-6)
+    assert b.bound == pytest.approx(s.bound, abs=1e-6 * max(1.0, abs(s.objective)))
+    st = sample_streams(inst, 20, seed)
+    assert saa(inst, st, b.stock) == pytest.approx(s.objective, abs=1e-6)
+
+
+@pytest.mark.parametrize("how", ["nodes", "time"])
+def test_early_stop_keeps_a_valid_bound(how: str) -> None:
+    inst = random_instance(3, seed=7, T=6, fixed=True)
+    st = sample_streams(inst, 10, 5)
+    top = int(st.customers_per_scenario.max())
+    want, _ = exhaustive(inst, st, np.zeros(3, int), np.full(3, top))
+    kw = {"max_nodes": 1} if how == "nodes" else {"time_limit": 1e-6}
+    r = solve_stock_bnb(inst, st, mip_gap=0.0, **kw)
+    assert r.status == "feasible"
+    assert r.bound >= want - 1e-9
+    assert want >= saa(inst, st, r.stock) - 1e-9
+    assert r.objective == pytest.approx(saa(inst, st, r.stock), abs=1e-9)
+    assert r.bound > r.objective  # stopped before certifying
+
+
+def test_method_time_limit_holds_and_bound_is_valid() -> None:
+    from assortopt.generators import generate
+
+    inst = generate("dense", 10, 50, seed=1)
+    req = PlanRequest(
+        scenarios=20,
+        seed=1,
+        options=SolverOptions(threads=1, time_limit=2.0),
+        params={"formulation": "bnb"},
+    )
+    mip = get_method("mip")
+    mip(inst, dataclasses.replace(req, options=SolverOptions(time_limit=0.2)))  # compile kernels
+    t0 = time.perf_counter()
+    p = mip(inst, req)
+    elapsed = time.perf_counter() - t0
+    assert elapsed <= 2.0 * 1.5 + 1.0
+    assert p.status == "feasible" and p.termination == "time_limit"
+    st = sample_streams(inst, 20, 1)
+    assert p.objective == pytest.approx(saa(inst, st, p.stock), abs=1e-9)
+    assert p.bound >= p.objective
+
+
+def test_method_refuses_highs_only_params() -> None:
+    inst = random_instance(3, seed=1, T=5)
+    req = PlanRequest(scenarios=5, params={"formulation": "bnb", "presolve": "on"})
+    with pytest.raises(OptionError, match="bnb"):
+        get_method("mip")(inst, req)
