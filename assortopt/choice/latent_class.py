@@ -16,13 +16,13 @@ import numpy as np
 
 from ..exceptions import OptionError
 from .mnl import logit_probabilities
-from .protocol import draw_stream, offer_matrix, permutation
+from .protocol import ProductModel, draw_stream, offer_matrix, permutation
 from .rankings import plackett_luce_lists
 
 __all__ = ["LatentClassMNL"]
 
 
-class LatentClassMNL:
+class LatentClassMNL(ProductModel):
     """A `assortopt.choice.protocol.ChoiceModel`: ``weights`` (C,) and ``utility`` (C, N)."""
 
     def __init__(self, ids: Any, weights: Any, utility: Any) -> None:
@@ -35,14 +35,6 @@ class LatentClassMNL:
             raise OptionError("LatentClassMNL: weights and utilities must be finite")
         if np.any(self.weights < 0) or abs(self.weights.sum() - 1.0) > 1e-9:
             raise OptionError("LatentClassMNL: class weights must be >= 0 and sum to 1")
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self._ids
-
-    @property
-    def n_products(self) -> int:
-        return len(self._ids)
 
     @property
     def n_classes(self) -> int:

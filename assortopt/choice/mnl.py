@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from ..exceptions import OptionError
 from ..instance import Instance
-from .protocol import draw_stream, offer_matrix, permutation
+from .protocol import ProductModel, draw_stream, offer_matrix, permutation
 from .rankings import plackett_luce_lists
 
 __all__ = [
@@ -113,7 +113,7 @@ def mnl_instance(
     )
 
 
-class MNLModel:
+class MNLModel(ProductModel):
     """The MNL as a `assortopt.choice.protocol.ChoiceModel`: utilities v (no-purchase 0),
     ``P(j | S) = e^{v_j} / (1 + Σ_{l∈S} e^{v_l})``.
 
@@ -129,14 +129,6 @@ class MNLModel:
             raise OptionError("MNLModel: one utility per product")
         if not np.all(np.isfinite(self.utility)):
             raise OptionError("MNLModel: utilities must be finite")
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self._ids
-
-    @property
-    def n_products(self) -> int:
-        return len(self._ids)
 
     @property
     def weights(self) -> np.ndarray:

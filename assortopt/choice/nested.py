@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import OptionError
-from .protocol import draw_stream, offer_matrix, permutation
+from .protocol import ProductModel, draw_stream, offer_matrix, permutation
 from .rankings import nested_lists
 
 __all__ = ["NestedLogit"]
 
 
-class NestedLogit:
+class NestedLogit(ProductModel):
     """A `assortopt.choice.protocol.ChoiceModel`: ``utility`` (N,), ``nest`` (N,) the nest of
     each product (0..M−1), ``tau`` (M,) dissimilarities, optional nest ``names``."""
 
@@ -45,14 +45,6 @@ class NestedLogit:
         if np.any(~(self.tau > 0) | (self.tau > 1)):
             raise OptionError("NestedLogit: dissimilarities must lie in (0, 1]")
         self._sampler_args = self._build_sampler()
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self._ids
-
-    @property
-    def n_products(self) -> int:
-        return len(self._ids)
 
     def __repr__(self) -> str:
         return f"NestedLogit({len(self.tau)} nests, {self.n_products} products)"

@@ -33,6 +33,7 @@ from ..streams import Stream
 __all__ = [
     "BLOCK_CUSTOMERS",
     "ChoiceModel",
+    "ProductModel",
     "draw_stream",
     "offer_matrix",
     "permutation",
@@ -67,6 +68,21 @@ class ChoiceModel(Protocol):
     def aligned(self, ids: Any) -> ChoiceModel:
         """The same model with products in the order of ``ids``."""
         ...
+
+
+class ProductModel:
+    """Base of the models here: the product ids (``self._ids``, set by the subclass) and their
+    count, the part of `ChoiceModel` every model answers the same way."""
+
+    _ids: tuple[str, ...]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._ids
+
+    @property
+    def n_products(self) -> int:
+        return len(self._ids)
 
 
 def offer_matrix(offered: Any, ids: tuple[str, ...]) -> np.ndarray:

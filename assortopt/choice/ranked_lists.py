@@ -12,12 +12,12 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import OptionError
-from .protocol import draw_stream, offer_matrix, permutation
+from .protocol import ProductModel, draw_stream, offer_matrix, permutation
 
 __all__ = ["RankedLists"]
 
 
-class RankedLists:
+class RankedLists(ProductModel):
     """A `assortopt.choice.protocol.ChoiceModel`: ``weights`` (K,) and ``lists`` (K lists of
     product positions, no repeats)."""
 
@@ -39,14 +39,6 @@ class RankedLists:
         self.items = (
             np.concatenate(lists).astype(np.int32) if lists else np.zeros(0, dtype=np.int32)
         )
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return self._ids
-
-    @property
-    def n_products(self) -> int:
-        return len(self._ids)
 
     @property
     def lists(self) -> list[np.ndarray]:
