@@ -4,7 +4,7 @@ Columns: ``id``, ``price``, ``cost`` (required) and ``salvage``, ``fixed_cost``,
 ``category`` (optional; an empty cell is the default: 0 for numbers, no label for strings).
 Rules are the instance file's: unique non-empty ids, price > 0, cost ≥ 0, 0 ≤ salvage < price
 and salvage ≤ cost, fixed_cost ≥ 0. A bad cell raises one `InstanceError` naming the file, the
-line and the column (``products.csv: line 4.price: must be > 0, got -1``).
+row and the column (``products.csv: row 4, column price: must be > 0, got -1``).
 """
 
 from __future__ import annotations
@@ -42,6 +42,20 @@ class Catalogue:
     def n(self) -> int:
         return len(self.ids)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per product (``id``, ``price``, ``cost``, ``salvage``, ``fixed_cost`` and the
+        labels that are set), in file order."""
+        out = []
+        for k, pid in enumerate(self.ids):
+            row: dict[str, Any] = {"id": pid}
+            for c in ("price", "cost", "salvage", "fixed_cost"):
+                row[c] = float(getattr(self, c)[k])
+            for c in ("vendor", "category"):
+                if getattr(self, c)[k] is not None:
+                    row[c] = getattr(self, c)[k]
+            out.append(row)
+        return out
+
     def instance_fields(self) -> dict[str, Any]:
         """Keyword arguments for `assortopt.instance.Instance` (ids, prices, costs, ...)."""
         return {
@@ -74,14 +88,20 @@ def read_catalogue(path: str | os.PathLike[str]) -> Catalogue:
             cols = [str(c).strip() for c in (reader.fieldnames or [])]
             for c in REQUIRED:
                 if c not in cols:
-                    raise InstanceError(f"column {c}", "missing (needs id, price, cost)", source)
+                    raise InstanceError(
+                        f"row 1, column {c}", "missing column (needs id, price, cost)", source
+                    )
             for c in cols:
                 if c not in REQUIRED + OPTIONAL:
-                    raise InstanceError(f"column {c}", "unknown column", source)
+                    raise InstanceError(
+                        f"row 1, column {c}",
+                        f"unknown column (known: {', '.join(REQUIRED + OPTIONAL)})",
+                        source,
+                    )
             rows = []
             for k, raw in enumerate(reader, start=2):
                 if None in raw:
-                    raise InstanceError(f"line {k}", "more cells than columns", source)
+                    raise InstanceError(f"row {k}", "more cells than columns", source)
                 rows.append((k, {str(a).strip(): (b or "").strip() for a, b in raw.items()}))
     except FileNotFoundError:
         raise InstanceError("", "no such file", source) from None
@@ -98,27 +118,29 @@ def read_catalogue(path: str | os.PathLike[str]) -> Catalogue:
     for k, row in rows:
         pid = row["id"]
         if not pid:
-            raise InstanceError(f"line {k}.id", "empty product id", source)
+            raise InstanceError(f"row {k}, column id", "empty product id", source)
         if pid in seen:
-            raise InstanceError(f"line {k}.id", f"duplicate product {pid!r}", source)
+            raise InstanceError(f"row {k}, column id", f"duplicate product {pid!r}", source)
         seen[pid] = k
         ids.append(pid)
-        price = _number(row["price"], f"line {k}.price", source, None)
-        cost = _number(row["cost"], f"line {k}.cost", source, None)
-        salvage = _number(row.get("salvage", ""), f"line {k}.salvage", source, 0.0)
-        fixed = _number(row.get("fixed_cost", ""), f"line {k}.fixed_cost", source, 0.0)
+        price = _number(row["price"], f"row {k}, column price", source, None)
+        cost = _number(row["cost"], f"row {k}, column cost", source, None)
+        salvage = _number(row.get("salvage", ""), f"row {k}, column salvage", source, 0.0)
+        fixed = _number(row.get("fixed_cost", ""), f"row {k}, column fixed_cost", source, 0.0)
         if not price > 0:
-            raise InstanceError(f"line {k}.price", f"must be > 0, got {price:g}", source)
+            raise InstanceError(f"row {k}, column price", f"must be > 0, got {price:g}", source)
         if cost < 0:
-            raise InstanceError(f"line {k}.cost", f"must be >= 0, got {cost:g}", source)
+            raise InstanceError(f"row {k}, column cost", f"must be >= 0, got {cost:g}", source)
         if salvage < 0 or salvage >= price or salvage > cost:
             raise InstanceError(
-                f"line {k}.salvage",
+                f"row {k}, column salvage",
                 f"must satisfy 0 <= salvage < price and salvage <= cost, got {salvage:g}",
                 source,
             )
         if fixed < 0:
-            raise InstanceError(f"line {k}.fixed_cost", f"must be >= 0, got {fixed:g}", source)
+            raise InstanceError(
+                f"row {k}, column fixed_cost", f"must be >= 0, got {fixed:g}", source
+            )
         for c, x in zip(vals, (price, cost, salvage, fixed), strict=True):
             vals[c].append(x)
         for c in labels:

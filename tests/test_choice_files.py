@@ -208,13 +208,13 @@ def test_bad_files_name_file_and_field(tmp_path, capsys, d, field, words):
     assert not (tmp_path / "out.json").exists()
 
 
-def test_catalogue_errors_name_line_and_column(tmp_path):
+def test_catalogue_errors_name_row_and_column(tmp_path):
     p = tmp_path / "c.csv"
     p.write_text("id,price,cost,salvage\na,5,2,\nb,-1,1,0\n")
-    with pytest.raises(InstanceError, match=r"c.csv: line 3.price: must be > 0"):
+    with pytest.raises(InstanceError, match=r"c.csv: row 3, column price: must be > 0"):
         read_catalogue(p)
     p.write_text("id,price,cost\na,5,2\na,4,1\n")
-    with pytest.raises(InstanceError, match=r"line 3.id: duplicate"):
+    with pytest.raises(InstanceError, match=r"row 3, column id: duplicate"):
         read_catalogue(p)
     p.write_text("id,price\na,5\n")
     with pytest.raises(InstanceError, match=r"column cost"):

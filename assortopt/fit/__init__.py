@@ -8,14 +8,13 @@
 from __future__ import annotations
 
 from .chain import fit_markov_chain
-from .data import SalesData, read_catalogue, read_sales
+from .data import SalesData, read_sales
 from .report import soft_rmse, summary
 from .synthetic import sample_sales
 
 __all__ = [
     "SalesData",
     "fit_markov_chain",
-    "read_catalogue",
     "read_sales",
     "sample_sales",
     "soft_rmse",

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from ..catalogue import read_catalogue
 from ..exceptions import InstanceError, OptionError
 from ..instance import Instance
-from .data import SalesData, read_catalogue, read_sales
+from .data import SalesData, read_sales
 from .em import ChainParams, EMResult, cell_probabilities, fit_em, loglik
 from .mnl import fit_mnl, mnl_loglik, out_matrix
 from .report import build_report
@@ -160,7 +161,7 @@ def _regroup(
 
 def _catalogue(catalogue: Any) -> tuple[list[dict[str, Any]], str | None]:
     if isinstance(catalogue, (str, os.PathLike)):
-        return read_catalogue(catalogue), str(catalogue)
+        return read_catalogue(catalogue).rows(), str(catalogue)
     rows = [dict(r) for r in catalogue]
     for k, r in enumerate(rows):
         for c in ("id", "price", "cost"):

@@ -27,7 +27,7 @@ import numpy as np
 from ..exceptions import InstanceError
 from ..jsonio import read_json
 
-__all__ = ["SalesData", "read_sales", "read_catalogue", "group_visits"]
+__all__ = ["SalesData", "read_sales", "group_visits"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,60 +196,6 @@ def _number(text: str, source: str, row: int, col: str, integer: bool = False) -
     if integer and x != round(x):
         raise _fail(source, row, col, f"must be a whole number, got {text!r}")
     return x
-
-
-def read_catalogue(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Products from a catalogue CSV: ``id``, ``price``, ``cost`` and optionally ``salvage``,
-    ``fixed_cost``, ``vendor``, ``category``; one dict per row, in file order.
-
-    Raises `InstanceError` naming the file, row and column (missing column, not a number,
-    price ≤ 0, cost < 0, salvage outside [0, min(price, cost)], duplicate id)."""
-    source = str(path)
-    header, rows = _open_csv(path)
-    for col in ("id", "price", "cost"):
-        if col not in header:
-            raise _fail(source, 1, col, "missing column (needs id, price, cost)")
-    known = {"id", "price", "cost", "salvage", "fixed_cost", "vendor", "category"}
-    for c in header:
-        if c not in known:
-            raise _fail(source, 1, c, f"unknown column (known: {', '.join(sorted(known))})")
-    col = {c: k for k, c in enumerate(header)}
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for r, raw in enumerate(rows, start=2):
-        if not any(x.strip() for x in raw):
-            continue
-        if len(raw) != len(header):
-            raise _fail(source, r, None, f"expected {len(header)} fields, got {len(raw)}")
-        cell = {c: raw[k].strip() for c, k in col.items()}
-        pid = cell["id"]
-        if not pid:
-            raise _fail(source, r, "id", "empty product id")
-        if pid in seen:
-            raise _fail(source, r, "id", f"duplicate product {pid!r}")
-        seen.add(pid)
-        prod: dict[str, Any] = {"id": pid}
-        for c in ("price", "cost", "salvage", "fixed_cost"):
-            if c in cell and cell[c] != "":
-                prod[c] = _number(cell[c], source, r, c)
-            elif c in ("price", "cost"):
-                raise _fail(source, r, c, "empty")
-        if prod["price"] <= 0:
-            raise _fail(source, r, "price", f"must be > 0, got {cell['price']}")
-        if prod["cost"] < 0:
-            raise _fail(source, r, "cost", f"must be >= 0, got {cell['cost']}")
-        s = prod.get("salvage", 0.0)
-        if s < 0 or s >= prod["price"] or s > prod["cost"]:
-            raise _fail(source, r, "salvage", "must satisfy 0 <= salvage < price, salvage <= cost")
-        if prod.get("fixed_cost", 0.0) < 0:
-            raise _fail(source, r, "fixed_cost", "must be >= 0")
-        for c in ("vendor", "category"):
-            if c in cell and cell[c] != "":
-                prod[c] = cell[c]
-        out.append(prod)
-    if not out:
-        raise InstanceError("", "no products", source)
-    return out
 
 
 class _Index:

@@ -206,9 +206,7 @@ def _estep_kernel(out_ptr, out_idx, ch_ptr, ch_j, ch_c, lam, lam0, indptr, indic
     return ll, F, X, Xe, pcell
 
 
-def estep(params: ChainParams, data: SalesData) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
-    """``(log-likelihood at params, E[#first choice] (N+1, last = nothing), E[X] on the support,
-    E[#exits] per product)``."""
+def _run_estep(params: ChainParams, data: SalesData) -> tuple[Any, ...]:
     return _estep_kernel(  # type: ignore[no-any-return]
         data.out_indptr,
         data.out_indices,
@@ -221,24 +219,18 @@ def estep(params: ChainParams, data: SalesData) -> tuple[float, np.ndarray, np.n
         params.indices,
         params.data,
         params.exit,
-    )[:4]
+    )
+
+
+def estep(params: ChainParams, data: SalesData) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """``(log-likelihood at params, E[#first choice] (N+1, last = nothing), E[X] on the support,
+    E[#exits] per product)``."""
+    return _run_estep(params, data)[:4]  # type: ignore[return-value]
 
 
 def cell_probabilities(params: ChainParams, data: SalesData) -> np.ndarray:
     """P_choice(offer set) for every (offer set, choice) cell of ``data``."""
-    return _estep_kernel(
-        data.out_indptr,
-        data.out_indices,
-        data.ch_indptr,
-        data.ch_product,
-        data.ch_count,
-        params.arrival,
-        params.lam0,
-        params.indptr,
-        params.indices,
-        params.data,
-        params.exit,
-    )[4]
+    return _run_estep(params, data)[4]  # type: ignore[no-any-return]
 
 
 def loglik(params: ChainParams, data: SalesData) -> float:
