@@ -162,9 +162,7 @@ def ignored_constraints(inst: Instance) -> list[str]:
 LP_BOUND_METHODS = ("auto", "stopping", "highs")
 
 
-def lp_bound(
-    inst: Instance, options: SolverOptions | None = None, method: str = "auto"
-) -> LPBound:
+def lp_bound(inst: Instance, options: SolverOptions | None = None, method: str = "auto") -> LPBound:
     """The LP bound at an optimal vertex, by optimal stopping (default) or by HiGHS.
 
     ``method="stopping"`` solves the dual stopping problem by policy iteration (with a budget
@@ -236,7 +234,9 @@ def _lp_bound_stopping(inst: Instance, deadline: float | None) -> LPBound:
         )
     else:
         r = unconstrained_stopping(inst.arrival, rho, inst.exit_prob, m, t, deadline)
-    ok = _certified(inst, r.v, r.value, rtol=1e-9, margin=r.margin, offset=r.mu * (inst.budget or 0))
+    ok = _certified(
+        inst, r.v, r.value, rtol=1e-9, margin=r.margin, offset=r.mu * (inst.budget or 0)
+    )
     if budget_row:
         spent = t * float(inst.cost @ r.pi)
         ok = ok and spent <= float(inst.budget) * (1 + 1e-9) + 1e-9
