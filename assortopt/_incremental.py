@@ -235,9 +235,7 @@ def season_delta(  # pragma: no cover - numba
                 act_t[a] = act_t[nact]
                 continue
             if act_t[a] <= c or l == oldp or l == newp:
-                act_t[a] = _next_event(
-                    k, l, c, diff[l], stock, buy_ptr, buy_c, miss_ptr, miss_c
-                )
+                act_t[a] = _next_event(k, l, c, diff[l], stock, buy_ptr, buy_c, miss_ptr, miss_c)
             a += 1
     for a in range(nact):
         diff[act[a]] = 0
