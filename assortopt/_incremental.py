@@ -1,8 +1,9 @@
 """Compiled kernels for incremental re-simulation of unit moves on a fixed stream.
 
-A season is simulated once for a plan q (`season_trajectory`); it records, per customer, the
-product she bought (or −1) and where in her list, and per product the season's buyers and the
-customers who *missed* it (reached it out of stock), both sorted by arrival. A move of product j
+The seasons are simulated once for a plan q (`build_trajectories`); that records, per customer,
+the product she bought (or −1) and where in her list, and per product its buyers and the
+customers who *missed* it (reached it out of stock), both sorted by arrival, in one slot per
+occurrence of the product in the stream (so no list ever outgrows its slots). A move of product j
 from q_j to q'_j is then replayed as a short chain of events (`season_delta`) instead of a new
 simulation: with d = new − old remaining stock per product (d_j = q'_j − q_j at the start),
 
@@ -15,7 +16,8 @@ simulation: with d = new − old remaining stock per product (d_j = q'_j − q_j
 Events are handled in arrival order; each event customer picks the first product of her list
 in stock in the new season (old remaining stock from the buyers' ranks, plus d) and updates d.
 The result is the exact new revenue of the season, the same trajectory a full re-simulation
-would give (the argument is written in docs/methods.md, "Incremental rounding").
+would give (the argument is written in docs/methods.md, "Incremental rounding"). Accepting
+a move (`apply_move`) patches only the customers whose purchase changed.
 """
 
 from __future__ import annotations
@@ -51,104 +53,93 @@ def _bisect_left(a, lo, hi, x):  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def season_trajectory(  # pragma: no cover - numba
-    k,
+def _count_in(a, base, cnt, lo_c, hi_c):  # pragma: no cover - numba
+    """(first, last) positions in a[base:base+cnt] of the customers in [lo_c, hi_c)."""
+    lo = _bisect_left(a, base, base + cnt, lo_c)
+    hi = _bisect_left(a, lo, base + cnt, hi_c)
+    return lo, hi
+
+
+@njit(cache=True)
+def build_trajectories(  # pragma: no cover - numba
     offsets,
     items,
     sc_off,
     stock,
     gain,
-    rem,
-    mcnt,
     purch,
     ppos,
-    buy_ptr,
+    base,
+    buy_cnt,
     buy_c,
-    miss_ptr,
+    miss_cnt,
     miss_c,
     sales,
     missed,
     rev,
 ):
-    """Simulate season k under ``stock`` and record its trajectory.
+    """Simulate every season under ``stock`` and record the trajectories.
 
-    Fills ``purch``/``ppos`` for its customers, row k of ``buy_ptr``/``miss_ptr`` (N+1) with
-    the season's buyers of each product in ``buy_c[sc_off[k]:]`` and its misses in
-    ``miss_c[offsets[sc_off[k]]:]`` (sorted by customer), and row k of sales, missed and rev.
-    ``rem`` and ``mcnt`` are scratch arrays of length N.
+    ``purch``/``ppos``: each customer's purchase (−1: none) and its place in ``items`` (the end
+    of her list if none). Product l's buyers and misses (customers who reached it out of
+    stock), over all seasons in arrival order, sit in ``buy_c`` / ``miss_c`` from ``base[l]``
+    (``buy_cnt[l]`` / ``miss_cnt[l]`` of them; ``base`` counts l's occurrences in the stream,
+    a bound on both). Also fills sales (K, N), missed (K, N) and rev (K,).
     """
     n = stock.shape[0]
-    c0 = sc_off[k]
-    c1 = sc_off[k + 1]
+    rem = np.empty(n, np.int64)
     for i in range(n):
-        rem[i] = stock[i]
-        sales[k, i] = 0
-        missed[k, i] = False
-        mcnt[i] = 0
-    r = 0.0
-    for c in range(c0, c1):
-        lo = offsets[c]
-        hi = offsets[c + 1]
-        got = -1
-        pos = hi
-        for t in range(lo, hi):
-            i = items[t]
-            if rem[i] > 0:
-                rem[i] -= 1
-                sales[k, i] += 1
-                r += gain[i]
-                got = i
-                pos = t
-                break
-            missed[k, i] = True
-            mcnt[i] += 1
-        purch[c] = got
-        ppos[c] = pos
-    rev[k] = r
-    b = c0
-    m = offsets[c0]
-    for i in range(n):
-        buy_ptr[k, i] = b
-        b += sales[k, i]
-        miss_ptr[k, i] = m
-        m += mcnt[i]
-    buy_ptr[k, n] = b
-    miss_ptr[k, n] = m
-    for i in range(n):
-        rem[i] = buy_ptr[k, i]
-        mcnt[i] = miss_ptr[k, i]
-    for c in range(c0, c1):
-        for t in range(offsets[c], ppos[c]):
-            i = items[t]
-            miss_c[mcnt[i]] = c
-            mcnt[i] += 1
-        p = purch[c]
-        if p >= 0:
-            buy_c[rem[p]] = c
-            rem[p] += 1
+        buy_cnt[i] = 0
+        miss_cnt[i] = 0
+    for k in range(sc_off.shape[0] - 1):
+        for i in range(n):
+            rem[i] = stock[i]
+            sales[k, i] = 0
+            missed[k, i] = False
+        r = 0.0
+        for c in range(sc_off[k], sc_off[k + 1]):
+            lo = offsets[c]
+            hi = offsets[c + 1]
+            got = -1
+            pos = hi
+            for t in range(lo, hi):
+                i = items[t]
+                if rem[i] > 0:
+                    rem[i] -= 1
+                    sales[k, i] += 1
+                    r += gain[i]
+                    got = i
+                    pos = t
+                    buy_c[base[i] + buy_cnt[i]] = c
+                    buy_cnt[i] += 1
+                    break
+                missed[k, i] = True
+                miss_c[base[i] + miss_cnt[i]] = c
+                miss_cnt[i] += 1
+            purch[c] = got
+            ppos[c] = pos
+        rev[k] = r
 
 
 @njit(cache=True)
-def _old_rem(k, l, c, stock, buy_ptr, buy_c):  # pragma: no cover - numba
-    """Units of l left in the old season when customer c arrives."""
-    lo = buy_ptr[k, l]
-    return stock[l] - (_bisect_left(buy_c, lo, buy_ptr[k, l + 1], c) - lo)
+def _old_rem(k, l, c, sc_off, stock, base, buy_cnt, buy_c):  # pragma: no cover - numba
+    """Units of l left in season k's old trajectory when customer c arrives."""
+    lo, hi = _count_in(buy_c, base[l], buy_cnt[l], sc_off[k], c)
+    return stock[l] - (hi - lo)
 
 
 @njit(cache=True)
-def _next_event(k, l, t, d, stock, buy_ptr, buy_c, miss_ptr, miss_c):  # pragma: no cover
-    """First customer after t whose choice the stock difference d of product l changes."""
+def _next_event(k, l, t, d, sc_off, stock, base, buy_cnt, buy_c, miss_cnt, miss_c):  # noqa
+    """First customer of season k after t whose choice the stock difference d of l changes."""
     if d < 0:
-        lo = buy_ptr[k, l]
-        hi = buy_ptr[k, l + 1]
+        lo, hi = _count_in(buy_c, base[l], buy_cnt[l], sc_off[k], sc_off[k + 1])
         idx = _bisect_right(buy_c, lo, hi, t)
         thr = lo + stock[l] + d
         if idx < thr:
             idx = thr
         return buy_c[idx] if idx < hi else _INF
     if d > 0:
-        lo = miss_ptr[k, l]
-        hi = miss_ptr[k, l + 1]
+        lo, hi = _count_in(miss_c, base[l], miss_cnt[l], sc_off[k], sc_off[k + 1])
         idx = _bisect_right(miss_c, lo, hi, t)
         return miss_c[idx] if idx < hi else _INF
     return _INF
@@ -166,25 +157,32 @@ def season_delta(  # pragma: no cover - numba
     gain,
     purch,
     ppos,
-    buy_ptr,
+    base,
+    buy_cnt,
     buy_c,
-    miss_ptr,
+    miss_cnt,
     miss_c,
     diff,
     act,
     act_t,
+    out_c,
+    out_p,
+    out_pos,
 ):
     """Revenue change of season k when product j's stock goes from stock[j] to newq.
 
-    Returns (delta, number of customers whose purchase changes). ``diff`` (N, zeros) is
-    restored on return; ``act``/``act_t`` are scratch arrays (length ≥ season customers + 2).
+    Returns (delta, number of customers whose purchase changes); those customers, their new
+    purchases and positions go to ``out_c``/``out_p``/``out_pos`` (length ≥ season
+    customers). ``diff`` (N, zeros) is restored on return; ``act``/``act_t`` are scratch
+    arrays (length ≥ 2·season customers + 2).
     """
     d0 = newq - stock[j]
     if d0 == 0:
         return 0.0, 0
     diff[j] = d0
     act[0] = j
-    act_t[0] = _next_event(k, j, sc_off[k] - 1, d0, stock, buy_ptr, buy_c, miss_ptr, miss_c)
+    state = (sc_off, stock, base, buy_cnt, buy_c, miss_cnt, miss_c)
+    act_t[0] = _next_event(k, j, sc_off[k] - 1, d0, *state)
     nact = 1
     delta = 0.0
     nch = 0
@@ -198,14 +196,19 @@ def season_delta(  # pragma: no cover - numba
         lo = offsets[c]
         hi = offsets[c + 1]
         newp = -1
+        newpos = hi
         for t in range(lo, hi):
             l = items[t]
-            orem = 0 if t < ppos[c] else _old_rem(k, l, c, stock, buy_ptr, buy_c)
+            orem = 0 if t < ppos[c] else _old_rem(k, l, c, sc_off, stock, base, buy_cnt, buy_c)
             if orem + diff[l] > 0:
                 newp = l
+                newpos = t
                 break
         oldp = purch[c]
         if newp != oldp:
+            out_c[nch] = c
+            out_p[nch] = newp
+            out_pos[nch] = newpos
             nch += 1
             for side in range(2):
                 p = oldp if side == 0 else newp
@@ -235,7 +238,7 @@ def season_delta(  # pragma: no cover - numba
                 act_t[a] = act_t[nact]
                 continue
             if act_t[a] <= c or l == oldp or l == newp:
-                act_t[a] = _next_event(k, l, c, diff[l], stock, buy_ptr, buy_c, miss_ptr, miss_c)
+                act_t[a] = _next_event(k, l, c, diff[l], *state)
             a += 1
     for a in range(nact):
         diff[act[a]] = 0
@@ -243,22 +246,43 @@ def season_delta(  # pragma: no cover - numba
 
 
 @njit(cache=True)
+def _scratch(n, sc_off):  # pragma: no cover - numba
+    maxc = 1
+    for k in range(sc_off.shape[0] - 1):
+        maxc = max(maxc, sc_off[k + 1] - sc_off[k])
+    return (
+        np.zeros(n, np.int64),
+        np.empty(2 * maxc + 2, np.int64),
+        np.empty(2 * maxc + 2, np.int64),
+        np.empty(maxc, np.int64),
+        np.empty(maxc, np.int64),
+        np.empty(maxc, np.int64),
+    )
+
+
+@njit(cache=True)
 def move_deltas(  # pragma: no cover - numba
-    mj, mq, offsets, items, sc_off, stock, gain, purch, ppos, buy_ptr, buy_c, miss_ptr, miss_c
+    mj,
+    mq,
+    offsets,
+    items,
+    sc_off,
+    stock,
+    gain,
+    purch,
+    ppos,
+    base,
+    buy_cnt,
+    buy_c,
+    miss_cnt,
+    miss_c,
 ):
     """Revenue change summed over seasons for each move (product mj[m] → mq[m])."""
-    n = stock.shape[0]
-    n_scen = sc_off.shape[0] - 1
-    maxc = 1
-    for k in range(n_scen):
-        maxc = max(maxc, sc_off[k + 1] - sc_off[k])
-    diff = np.zeros(n, np.int64)
-    act = np.empty(2 * maxc + 2, np.int64)
-    act_t = np.empty(2 * maxc + 2, np.int64)
+    diff, act, act_t, out_c, out_p, out_pos = _scratch(stock.shape[0], sc_off)
     out = np.zeros(mj.shape[0])
     for m in range(mj.shape[0]):
         d = 0.0
-        for k in range(n_scen):
+        for k in range(sc_off.shape[0] - 1):
             dk, _ = season_delta(
                 k,
                 mj[m],
@@ -270,13 +294,17 @@ def move_deltas(  # pragma: no cover - numba
                 gain,
                 purch,
                 ppos,
-                buy_ptr,
+                base,
+                buy_cnt,
                 buy_c,
-                miss_ptr,
+                miss_cnt,
                 miss_c,
                 diff,
                 act,
                 act_t,
+                out_c,
+                out_p,
+                out_pos,
             )
             d += dk
         out[m] = d
@@ -284,21 +312,55 @@ def move_deltas(  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def changed_seasons(  # pragma: no cover - numba
-    j, newq, offsets, items, sc_off, stock, gain, purch, ppos, buy_ptr, buy_c, miss_ptr, miss_c
+def _insert(a, base, cnt, l, c):  # pragma: no cover - numba
+    """Insert customer c into product l's sorted list a[base[l]:base[l]+cnt[l]]."""
+    lo = base[l]
+    hi = lo + cnt[l]
+    pos = _bisect_left(a, lo, hi, c)
+    for t in range(hi, pos, -1):
+        a[t] = a[t - 1]
+    a[pos] = c
+    cnt[l] += 1
+
+
+@njit(cache=True)
+def _remove(a, base, cnt, l, c):  # pragma: no cover - numba
+    """Remove customer c from product l's sorted list."""
+    lo = base[l]
+    hi = lo + cnt[l]
+    pos = _bisect_left(a, lo, hi, c)
+    for t in range(pos, hi - 1):
+        a[t] = a[t + 1]
+    cnt[l] -= 1
+
+
+@njit(cache=True)
+def apply_move(  # pragma: no cover - numba
+    j,
+    newq,
+    offsets,
+    items,
+    sc_off,
+    stock,
+    gain,
+    purch,
+    ppos,
+    base,
+    buy_cnt,
+    buy_c,
+    miss_cnt,
+    miss_c,
+    sales,
+    missed,
+    rev,
 ):
-    """Seasons whose trajectory the move j → newq changes (int64 array)."""
-    n = stock.shape[0]
-    n_scen = sc_off.shape[0] - 1
-    maxc = 1
-    for k in range(n_scen):
-        maxc = max(maxc, sc_off[k + 1] - sc_off[k])
-    diff = np.zeros(n, np.int64)
-    act = np.empty(2 * maxc + 2, np.int64)
-    act_t = np.empty(2 * maxc + 2, np.int64)
-    out = np.empty(n_scen, np.int64)
-    cnt = 0
-    for k in range(n_scen):
+    """Make the move j → newq: patch the trajectories of the seasons it changes (their
+    customers' purchases, the buyer and miss lists, sales, missed and rev, the latter summed
+    in arrival order as a full simulation would) and set stock[j]. Returns the number of
+    seasons changed."""
+    diff, act, act_t, out_c, out_p, out_pos = _scratch(stock.shape[0], sc_off)
+    changed = 0
+    for k in range(sc_off.shape[0] - 1):
         _, nch = season_delta(
             k,
             j,
@@ -310,15 +372,53 @@ def changed_seasons(  # pragma: no cover - numba
             gain,
             purch,
             ppos,
-            buy_ptr,
+            base,
+            buy_cnt,
             buy_c,
-            miss_ptr,
+            miss_cnt,
             miss_c,
             diff,
             act,
             act_t,
+            out_c,
+            out_p,
+            out_pos,
         )
-        if nch > 0:
-            out[cnt] = k
-            cnt += 1
-    return out[:cnt]
+        if nch == 0:
+            continue
+        changed += 1
+        for e in range(nch):
+            c = out_c[e]
+            oldp = purch[c]
+            newp = out_p[e]
+            a = ppos[c]
+            b = out_pos[e]
+            if oldp >= 0:
+                _remove(buy_c, base, buy_cnt, oldp, c)
+                sales[k, oldp] -= 1
+            if newp >= 0:
+                _insert(buy_c, base, buy_cnt, newp, c)
+                sales[k, newp] += 1
+            # her misses are the products before her purchase: items[offsets[c]:position)
+            for t in range(a, b):
+                _insert(miss_c, base, miss_cnt, items[t], c)
+            for t in range(b, a):
+                _remove(miss_c, base, miss_cnt, items[t], c)
+            purch[c] = newp
+            ppos[c] = b
+        for e in range(nch):
+            c = out_c[e]
+            lo = offsets[c]
+            hi = offsets[c + 1]
+            for t in range(lo, hi):
+                l = items[t]
+                f, g = _count_in(miss_c, base[l], miss_cnt[l], sc_off[k], sc_off[k + 1])
+                missed[k, l] = g > f
+        r = 0.0
+        for c in range(sc_off[k], sc_off[k + 1]):
+            p = purch[c]
+            if p >= 0:
+                r += gain[p]
+        rev[k] = r
+    stock[j] = newq
+    return changed

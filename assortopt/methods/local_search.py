@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .._incremental import changed_seasons, move_deltas, season_trajectory
+from .._incremental import apply_move, build_trajectories, move_deltas
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
@@ -149,37 +149,14 @@ class CRNEvaluator:
         self.evaluations = 0
         if self.incremental:
             n_cust = len(self.offsets) - 1
+            occ = np.bincount(self.items, minlength=inst.n)
             self._purch = np.full(n_cust, -1, np.int32)
             self._ppos = np.zeros(n_cust, np.int64)
-            self._buy_ptr = np.zeros((self.k, inst.n + 1), np.int64)
-            self._buy_c = np.zeros(n_cust, np.int64)
-            self._miss_ptr = np.zeros((self.k, inst.n + 1), np.int64)
+            self._base = np.concatenate([[0], np.cumsum(occ)]).astype(np.int64)
+            self._buy_cnt = np.zeros(inst.n, np.int64)
+            self._miss_cnt = np.zeros(inst.n, np.int64)
+            self._buy_c = np.zeros(len(self.items), np.int64)
             self._miss_c = np.zeros(len(self.items), np.int64)
-            self._rem = np.zeros(inst.n, np.int64)
-            self._mcnt = np.zeros(inst.n, np.int64)
-
-    def _trajectories(self, seasons: np.ndarray) -> None:
-        """Re-simulate ``seasons`` under the current stock, recording their trajectories."""
-        for k in seasons:
-            season_trajectory(
-                int(k),
-                self.offsets,
-                self.items,
-                self.sc_off,
-                self.stock,
-                self.gain,
-                self._rem,
-                self._mcnt,
-                self._purch,
-                self._ppos,
-                self._buy_ptr,
-                self._buy_c,
-                self._miss_ptr,
-                self._miss_c,
-                self.sales,
-                self.missed,
-                self.rev,
-            )
 
     def _state(self) -> tuple:
         return (
@@ -190,9 +167,10 @@ class CRNEvaluator:
             self.gain,
             self._purch,
             self._ppos,
-            self._buy_ptr,
+            self._base,
+            self._buy_cnt,
             self._buy_c,
-            self._miss_ptr,
+            self._miss_cnt,
             self._miss_c,
         )
 
@@ -203,7 +181,7 @@ class CRNEvaluator:
             raise ValueError("plan stocks a product outside the evaluator's candidates")
         self.stock = q.copy()
         if self.incremental:
-            self._trajectories(np.arange(self.k))
+            build_trajectories(*self._state(), self.sales, self.missed, self.rev)
             return self.profit
         _simulate_rows(
             self.offsets,
@@ -284,9 +262,7 @@ class CRNEvaluator:
     def apply(self, j: int, newq: int) -> None:
         """Make a move, re-simulating only the seasons it changes."""
         if self.incremental:
-            aff = changed_seasons(int(j), int(newq), *self._state())
-            self.stock[j] = newq
-            self._trajectories(aff)
+            apply_move(int(j), int(newq), *self._state(), self.sales, self.missed, self.rev)
             return
         ptr, aff = self._affected(np.array([j]), np.array([newq]))
         self.stock[j] = newq
