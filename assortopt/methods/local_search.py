@@ -143,7 +143,7 @@ class CRNEvaluator:
         self.gain = np.ascontiguousarray(inst.price - inst.salvage, dtype=np.float64)
         self.unit_cost = inst.cost - inst.salvage
         self.stock = np.zeros(inst.n, np.int64)
-        self.sales = np.zeros((self.k, inst.n), np.int64)
+        self.sales = np.zeros((self.k, inst.n), np.int32)  # units sold per season fit int32
         self.missed = np.zeros((self.k, inst.n), np.bool_)
         self.rev = np.zeros(self.k)
         self.evaluations = 0
@@ -155,8 +155,10 @@ class CRNEvaluator:
             self._base = np.concatenate([[0], np.cumsum(occ)]).astype(np.int64)
             self._buy_cnt = np.zeros(inst.n, np.int64)
             self._miss_cnt = np.zeros(inst.n, np.int64)
-            self._buy_c = np.zeros(len(self.items), np.int64)
-            self._miss_c = np.zeros(len(self.items), np.int64)
+            # customer numbers fit int32 up to 2³¹ customers (K·T): half the memory
+            cust = np.int32 if n_cust < 2**31 - 1 else np.int64
+            self._buy_c = np.zeros(len(self.items), cust)
+            self._miss_c = np.zeros(len(self.items), cust)
 
     def _state(self) -> tuple:
         return (
