@@ -128,3 +128,26 @@ def test_time_limit_and_bad_method():
     assert b.status == "limit" and b.value == float("inf")
     with pytest.raises(OptionError):
         lpb.lp_bound(inst, method="simplex")
+
+
+def test_highs_time_limit_covers_both_attempts(monkeypatch):
+    # the interior point attempt "fails" and uses up the time: no simplex attempt afterwards
+    import time
+
+    from assortopt.models.linear import Formulation
+
+    inst = random_instance(40, 10)
+    calls = []
+    real = Formulation.solve
+
+    def slow_fail(self, opts, path="fast"):
+        calls.append(opts.time_limit)
+        res = real(self, opts, path=path)
+        time.sleep(0.3)
+        res.status = "limit"
+        return res
+
+    monkeypatch.setattr(Formulation, "solve", slow_fail)
+    b = lpb.lp_bound(inst, SolverOptions(time_limit=0.2), method="highs")
+    assert b.status == "limit" and b.value == float("inf")
+    assert len(calls) == 1 and calls[0] <= 0.2

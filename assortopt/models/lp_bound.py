@@ -278,11 +278,18 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
     ignored = ignored_constraints(inst)
     budget_row = bool(form.info["budget_row"])
     res = None
+    timed_out = False
     for method in ("ipm", "simplex"):
         highs = {"run_crossover": "on"} if method == "ipm" else {}
         highs.update(base.highs)
+        left = None  # the time limit covers the build and both attempts
+        if base.time_limit is not None:
+            left = base.time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                timed_out = True
+                continue
         opts = SolverOptions(
-            time_limit=base.time_limit,
+            time_limit=left,
             mip_gap=base.mip_gap,
             threads=base.threads,
             verbose=base.verbose,
@@ -312,7 +319,9 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
             per_customer=float("inf"),
             customers=t,
             ignored=ignored,
-            status=res.status if res is not None and res.status != OPTIMAL else "error",
+            status="limit"
+            if timed_out
+            else (res.status if res is not None and res.status != OPTIMAL else "error"),
             time_s=time.perf_counter() - t0,
             budget_row=budget_row,
         )
