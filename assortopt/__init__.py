@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "save_instance": "instance",
     "instance_from_dict": "instance",
     "instance_to_dict": "instance",
+    "instance_to_columns": "instance",
     "validate_file": "instance",
     "Stream": "streams",
     "load_solution": "solution",

@@ -15,18 +15,27 @@ with HiGHS on its arrays; `assortopt.models.build_lp_bound` gives the same LP as
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from .choice.mc import _absorbable, _identity_minus, _solve, offered_mask
+from .choice.mc import offered_mask
+from .exceptions import OptionError
 from .instance import Instance
 from .solver import LPBuilder, SolverOptions, solve_lp
 from .solver.status import ERROR, OPTIMAL, Termination
+from .stopping import (
+    StoppingFailed,
+    StoppingTimeout,
+    budget_stopping,
+    policy_value,
+    unconstrained_stopping,
+)
 
 __all__ = [
+    "LP_BOUND_METHODS",
     "LPBound",
     "ignored_constraints",
     "lp_bound",
@@ -101,8 +110,12 @@ class LPBound:
     v
         Without a budget row: the optimal-stopping values of S* (`stopping_value`), the dual
         solution; ``Σ_j λ_j v_j = LP*``. None with a budget row.
-    status, time_s
-        Solver status (``"optimal"`` or what went wrong) and wall time of build + solve.
+    status, termination, message, time_s
+        ``"optimal"`` or ``"error"`` (then ``value`` is ``inf``, still a valid if useless bound,
+        and ``termination`` says why: ``time_limit``, ``error``, ...; ``message`` what went
+        wrong), and the wall time of build + solve.
+    method
+        ``"stopping"`` or ``"highs"``: which solve answered.
     """
 
     value: float
@@ -117,8 +130,9 @@ class LPBound:
     time_s: float = 0.0
     budget_row: bool = False
     v: np.ndarray | None = None
-    termination: Termination = Termination.OPTIMAL
+    method: str = "highs"
     message: str = ""
+    termination: Termination = Termination.OPTIMAL
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object `assortopt bound` prints (README.md, "Command line")."""
@@ -132,6 +146,8 @@ class LPBound:
             "status": self.status,
             "termination": self.termination.value,
             "time_s": round(float(self.time_s), 6),
+            "method": self.method,
+            **({"message": self.message} if self.message else {}),
         }
 
 
@@ -145,7 +161,116 @@ def ignored_constraints(inst: Instance) -> list[str]:
     return out
 
 
-def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
+#: Methods of `lp_bound`.
+LP_BOUND_METHODS = ("auto", "stopping", "highs")
+
+
+def lp_bound(inst: Instance, options: SolverOptions | None = None, method: str = "auto") -> LPBound:
+    """The LP bound at an optimal vertex, by optimal stopping (default) or by HiGHS.
+
+    ``method="stopping"`` solves the dual stopping problem by policy iteration (with a budget
+    row, through the Lagrangian in the budget multiplier; `assortopt.stopping`) and
+    certifies the answer by weak duality: the stopping values are dual feasible and the
+    primal vertex (π, z), recovered by one sparse solve, has the same objective. ``"highs"``
+    is the LP solve below. ``"auto"`` (default) uses the stopping solve and falls back to
+    HiGHS when it cannot certify, saying so in ``message``. ``options.time_limit`` covers
+    both; past it ``value`` is ``inf``, ``status`` is ``"error"`` and ``termination``
+    ``time_limit``. Raises `OptionError` for an unknown method.
+    """
+    if method not in LP_BOUND_METHODS:
+        raise OptionError(f"lp bound method must be one of {', '.join(LP_BOUND_METHODS)}")
+    t0 = time.perf_counter()
+    base = options or SolverOptions()
+    if method == "highs":
+        return _lp_bound_highs(inst, base)
+    deadline = None if base.time_limit is None else t0 + float(base.time_limit)
+    try:
+        out = _lp_bound_stopping(inst, deadline)
+    except StoppingTimeout:
+        return _failed(
+            inst,
+            Termination.TIME_LIMIT,
+            time.perf_counter() - t0,
+            "stopping solve hit the time limit",
+        )
+    except StoppingFailed as exc:
+        out, why = None, str(exc)
+    else:
+        why = "" if out.status == OPTIMAL else out.message
+    if out is not None and out.status == OPTIMAL:
+        out.time_s = time.perf_counter() - t0
+        return out
+    if method == "stopping":
+        return _failed(inst, Termination.ERROR, time.perf_counter() - t0, why)
+    left = None if deadline is None else deadline - time.perf_counter()
+    if left is not None and left <= 0:
+        return _failed(
+            inst, Termination.TIME_LIMIT, time.perf_counter() - t0, f"{why}; no time left for HiGHS"
+        )
+    res = _lp_bound_highs(inst, replace(base, time_limit=left))
+    res.message = f"{why}; solved by HiGHS instead" if res.status == OPTIMAL else res.message
+    res.time_s = time.perf_counter() - t0
+    return res
+
+
+def _failed(inst: Instance, termination: Termination, time_s: float, message: str) -> LPBound:
+    n = inst.n
+    return LPBound(
+        value=float("inf"),
+        assortment=[],
+        offered=np.zeros(n, bool),
+        pi=np.zeros(n),
+        z=np.zeros(n),
+        per_customer=float("inf"),
+        customers=float(inst.customers_mean),
+        ignored=ignored_constraints(inst),
+        status=ERROR,
+        time_s=time_s,
+        budget_row=inst.budget is not None,
+        method="stopping",
+        message=message,
+        termination=termination,
+    )
+
+
+def _lp_bound_stopping(inst: Instance, deadline: float | None) -> LPBound:
+    """Policy iteration (and the budget Lagrangian), certified; status "error" if not."""
+    rho = sp.csr_array(inst.transitions)
+    t = float(inst.customers_mean)
+    m = inst.margin
+    budget_row = inst.budget is not None
+    if budget_row:
+        r = budget_stopping(
+            inst.arrival, rho, inst.exit_prob, m, inst.cost, float(inst.budget), t, deadline
+        )
+    else:
+        r = unconstrained_stopping(inst.arrival, rho, inst.exit_prob, m, t, deadline)
+    ok = _certified(
+        inst, r.v, r.value, rtol=1e-9, margin=r.margin, offset=r.mu * (inst.budget or 0)
+    )
+    if budget_row:
+        spent = t * float(inst.cost @ r.pi)
+        ok = ok and spent <= float(inst.budget) * (1 + 1e-9) + 1e-9
+    offered = r.offered & (m > 0)
+    return LPBound(
+        value=r.value,
+        assortment=[inst.ids[i] for i in np.flatnonzero(offered)],
+        offered=offered,
+        pi=r.pi,
+        z=r.z,
+        per_customer=r.value / t if t > 0 else 0.0,
+        customers=t,
+        ignored=ignored_constraints(inst),
+        status=OPTIMAL if ok else ERROR,
+        budget_row=budget_row,
+        v=None if budget_row else r.v,
+        method="stopping",
+        termination=Termination.OPTIMAL if ok else Termination.ERROR,
+        message="" if ok else f"stopping solve not certified after {r.iterations} solves",
+    )
+
+
+def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPBound:
     """Solve the LP bound with HiGHS and return `LPBound` at an optimal **vertex**.
 
     HiGHS's interior point method with crossover gives a basic (vertex) optimum and is much
@@ -166,11 +291,18 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
     t = float(inst.customers_mean)
     ignored = ignored_constraints(inst)
     res = None
+    timed_out = False
     for method in ("ipm", "simplex"):
         highs = {"run_crossover": "on"} if method == "ipm" else {}
         highs.update(base.highs)
+        left = None  # the time limit covers the build and both attempts
+        if base.time_limit is not None:
+            left = base.time_limit - (time.perf_counter() - t0)
+            if left <= 0:
+                timed_out = True
+                continue
         opts = SolverOptions(
-            time_limit=base.time_limit,
+            time_limit=left,
             mip_gap=base.mip_gap,
             threads=base.threads,
             verbose=base.verbose,
@@ -204,14 +336,22 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
             time_s=time.perf_counter() - t0,
             budget_row=budget_row,
             termination=(
-                res.termination
-                if res is not None and res.termination is not Termination.OPTIMAL
-                else Termination.ERROR
+                Termination.TIME_LIMIT
+                if timed_out
+                else (
+                    res.termination
+                    if res is not None and res.termination is not Termination.OPTIMAL
+                    else Termination.ERROR
+                )
             ),
             message=(
-                f"LP bound not solved: {res.message or res.engine_status}"
-                if res is not None and res.status != OPTIMAL
-                else "LP bound not certified by either HiGHS method"
+                "LP bound: the time limit ran out"
+                if timed_out
+                else (
+                    f"LP bound not solved: {res.message or res.engine_status}"
+                    if res is not None and res.status != OPTIMAL
+                    else "LP bound not certified by either HiGHS method"
+                )
             ),
         )
     return LPBound(
@@ -230,12 +370,24 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None) -> LPBound:
     )
 
 
-def _certified(inst: Instance, v: np.ndarray, value: float, rtol: float = 1e-7) -> bool:
-    """Dual feasibility of v (v ≥ m, v ≥ ρ v) and equal objectives, to ``rtol``."""
-    scale = max(1.0, float(np.abs(inst.margin).max(initial=0.0)))
+def _certified(
+    inst: Instance,
+    v: np.ndarray,
+    value: float,
+    rtol: float = 1e-7,
+    margin: np.ndarray | None = None,
+    offset: float = 0.0,
+) -> bool:
+    """Dual feasibility of v (v ≥ m, v ≥ ρ v) and equal objectives, to ``rtol``.
+
+    ``margin`` replaces m (the budget Lagrangian's m − μc) and ``offset`` (its μW) is added
+    to the dual objective T·λ·v.
+    """
+    m = inst.margin if margin is None else margin
+    scale = max(1.0, float(np.abs(m).max(initial=0.0)))
     tol = rtol * scale
-    feasible = bool(np.all(v >= inst.margin - tol) and np.all(v >= inst.transitions @ v - tol))
-    dual = float(inst.customers_mean) * float(inst.arrival @ v)
+    feasible = bool(np.all(v >= m - tol) and np.all(v >= inst.transitions @ v - tol))
+    dual = float(inst.customers_mean) * float(inst.arrival @ v) + offset
     return feasible and abs(dual - value) <= rtol * max(1.0, abs(value))
 
 
@@ -247,12 +399,4 @@ def stopping_value(inst: Instance, offered: Any) -> np.ndarray:
     values ``v_j = max(m_j, Σ_i ρ_ji v_i)`` (Feldman & Topaloglu), and ``λ·v = LP*``.
     """
     mask = offered_mask(inst, offered)
-    rho = sp.csr_array(inst.transitions)
-    good = _absorbable(rho, ~mask, inst.exit_prob)
-    a_idx, s_idx = np.flatnonzero(good), np.flatnonzero(mask)
-    v = np.zeros(inst.n)
-    v[s_idx] = inst.margin[s_idx]
-    if len(a_idx) and len(s_idx):
-        rhs = rho[a_idx][:, s_idx] @ inst.margin[s_idx]
-        v[a_idx] = _solve(_identity_minus(rho[a_idx][:, a_idx]), rhs)
-    return v
+    return policy_value(sp.csr_array(inst.transitions), inst.exit_prob, inst.margin, mask)

@@ -161,7 +161,7 @@ def cmd_bound(a: argparse.Namespace) -> int:
     from .instance import load_instance
     from .models.lp_bound import lp_bound
 
-    _print_json(lp_bound(load_instance(a.instance)).to_dict())
+    _print_json(lp_bound(load_instance(a.instance), method=a.method).to_dict())
     return EXIT_OK
 
 
@@ -361,6 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bound", help="the LP upper bound as JSON")
     b.add_argument("instance")
+    b.add_argument(
+        "--method",
+        choices=("auto", "stopping", "highs"),
+        default="auto",
+        help="optimal stopping (auto: with HiGHS as the fallback) or the HiGHS LP",
+    )
 
     e = sub.add_parser("evaluate", help="simulate a solution file")
     e.add_argument("instance")

@@ -21,6 +21,7 @@ from scipy.sparse import csgraph
 
 from .exceptions import InstanceError
 from .jsonio import read_json, write_json_atomic
+from .npzio import is_npz, read_npz, write_npz_atomic
 
 FORMAT = "assortopt-instance/1"
 
@@ -318,32 +319,11 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
 
     # ---------------------------------------------------------------- products
     products = d["products"]
-    if not isinstance(products, list):
-        ck.fail("products", f"must be a list of objects, got {_type_name(products)}")
-    if not products:
-        ck.fail("products", "must not be empty")
-    index: dict[str, int] = {}
-    required = set(_PRODUCT_REQUIRED)
-    allowed = set(_PRODUCT_KEYS)
-    for k, p in enumerate(products):
-        if not isinstance(p, dict):
-            ck.fail(f"products[{k}]", f"must be an object, got {_type_name(p)}")
-        if not (required <= p.keys() <= allowed):
-            ck.keys(p, _PRODUCT_KEYS, _PRODUCT_REQUIRED, f"products[{k}]")
-        pid = p["id"]
-        if not isinstance(pid, str) or not pid:
-            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
-        if pid in index:
-            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
-        index[pid] = k
-    n = len(products)
-    ids = tuple(index)
-
-    price = ck.column([p["price"] for p in products], "products[{}].price")
-    cost = ck.column([p["cost"] for p in products], "products[{}].cost")
-    arrival = ck.column([p["arrival"] for p in products], "products[{}].arrival")
-    salvage = ck.column([p.get("salvage", 0.0) for p in products], "products[{}].salvage")
-    fixed_cost = ck.column([p.get("fixed_cost", 0.0) for p in products], "products[{}].fixed_cost")
+    if _columnar(products):  # columnar form (.npz): one array per field
+        ids, index, price, cost, arrival, salvage, fixed_cost = _product_columns(ck, products)
+    else:
+        ids, index, price, cost, arrival, salvage, fixed_cost = _product_list(ck, products)
+    n = len(ids)
     ck.where(~(price > 0), "products[{}].price", "must be > 0, got {value}", price)
     ck.where(~(cost >= 0), "products[{}].cost", "must be >= 0, got {value}", cost)
     ck.where(~(salvage >= 0), "products[{}].salvage", "must be >= 0, got {value}", salvage)
@@ -407,13 +387,96 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     )
 
 
+def _columnar(table: Any) -> bool:
+    """A table given as numpy columns (read from .npz; parsed JSON never holds arrays)."""
+    return (
+        isinstance(table, dict)
+        and bool(table)
+        and all(isinstance(v, np.ndarray) for v in table.values())
+    )
+
+
+def _product_list(ck: _Checker, products: Any) -> tuple:
+    """Ids, id → position and the numeric columns of the JSON ``products`` list."""
+    if not isinstance(products, list):
+        ck.fail("products", f"must be a list of objects, got {_type_name(products)}")
+    if not products:
+        ck.fail("products", "must not be empty")
+    index: dict[str, int] = {}
+    required = set(_PRODUCT_REQUIRED)
+    allowed = set(_PRODUCT_KEYS)
+    for k, p in enumerate(products):
+        if not isinstance(p, dict):
+            ck.fail(f"products[{k}]", f"must be an object, got {_type_name(p)}")
+        if not (required <= p.keys() <= allowed):
+            ck.keys(p, _PRODUCT_KEYS, _PRODUCT_REQUIRED, f"products[{k}]")
+        pid = p["id"]
+        if not isinstance(pid, str) or not pid:
+            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
+        if pid in index:
+            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
+        index[pid] = k
+    ids = tuple(index)
+
+    price = ck.column([p["price"] for p in products], "products[{}].price")
+    cost = ck.column([p["cost"] for p in products], "products[{}].cost")
+    arrival = ck.column([p["arrival"] for p in products], "products[{}].arrival")
+    salvage = ck.column([p.get("salvage", 0.0) for p in products], "products[{}].salvage")
+    fixed_cost = ck.column([p.get("fixed_cost", 0.0) for p in products], "products[{}].fixed_cost")
+    return ids, index, price, cost, arrival, salvage, fixed_cost
+
+
+def _numeric_column(ck: _Checker, arr: Any, field: str, n: int) -> np.ndarray:
+    """A finite float64 column of a columnar table; ``field`` has a ``{}`` for the row."""
+    table = field.split("[", 1)[0]
+    name = field.rsplit(".", 1)[1]
+    arr = np.asarray(arr)
+    if arr.ndim != 1 or arr.dtype.kind not in "iuf":
+        ck.fail(f"{table}.{name}", f"must be a column of numbers, got {arr.dtype} {arr.shape}")
+    if len(arr) != n:
+        ck.fail(f"{table}.{name}", f"must have {n} rows, got {len(arr)}")
+    out = arr.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        k = int(bad[0])
+        ck.fail(field.format(k), f"must be a finite number, got {out[k]}")
+    return out
+
+
+def _product_columns(ck: _Checker, cols: dict[str, Any]) -> tuple:
+    """Ids, id → position and the numeric columns of a columnar products table."""
+    ck.keys(cols, _PRODUCT_KEYS, _PRODUCT_REQUIRED, "products")
+    raw = np.asarray(cols["id"])
+    if raw.ndim != 1 or raw.dtype.kind != "U":
+        ck.fail("products.id", f"must be a column of strings, got {raw.dtype} {raw.shape}")
+    n = len(raw)
+    if n == 0:
+        ck.fail("products", "must not be empty")
+    ids = tuple(raw.tolist())
+    index: dict[str, int] = {}
+    for k, pid in enumerate(ids):
+        if not pid:
+            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
+        if pid in index:
+            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
+        index[pid] = k
+    zeros = np.zeros(n)
+    columns = [
+        _numeric_column(ck, cols[key], f"products[{{}}].{key}", n) if key in cols else zeros.copy()
+        for key in ("price", "cost", "arrival", "salvage", "fixed_cost")
+    ]
+    return (ids, index, *columns)
+
+
 def _sparse_transitions(
     ck: _Checker, trans: Any, index: dict[str, int], ids: tuple[str, ...]
 ) -> sp.csr_array:
     """ρ from the sparse ``transitions`` list, checking ids, probabilities, pairs and row sums."""
+    n = len(ids)
+    if _columnar(trans):  # columnar form (.npz): from/to are row positions
+        return _coo_checks(ck, *_transition_columns(ck, trans, n), ids)
     if not isinstance(trans, list):
         ck.fail("transitions", f"must be a list of objects, got {_type_name(trans)}")
-    n = len(ids)
     keyset = set(_TRANSITION_KEYS)
     rows: list[int] = []
     cols: list[int] = []
@@ -433,6 +496,40 @@ def _sparse_transitions(
     prob = ck.column([t["prob"] for t in trans], "transitions[{}].prob")
     row = np.array(rows, dtype=np.int64)
     col = np.array(cols, dtype=np.int64)
+    return _coo_checks(ck, row, col, prob, ids)
+
+
+def _transition_columns(
+    ck: _Checker, cols: dict[str, Any], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(from, to, prob) of a columnar transitions table, positions checked against N."""
+    ck.keys(cols, _TRANSITION_KEYS, _TRANSITION_KEYS, "transitions")
+    m = len(np.asarray(cols["prob"]).reshape(-1))
+    ends = []
+    for end in ("from", "to"):
+        arr = np.asarray(cols[end])
+        if arr.ndim != 1 or arr.dtype.kind not in "iu":
+            ck.fail(f"transitions.{end}", f"must be a column of row positions, got {arr.dtype}")
+        if len(arr) != m:
+            ck.fail(f"transitions.{end}", f"must have {m} rows (as prob), got {len(arr)}")
+        arr = arr.astype(np.int64)
+        bad = np.flatnonzero((arr < 0) | (arr >= n))
+        if bad.size:
+            k = int(bad[0])
+            ck.fail(
+                f"transitions[{k}].{end}",
+                f"unknown product position {int(arr[k])} (the products table has {n} rows)",
+            )
+        ends.append(arr)
+    prob = _numeric_column(ck, cols["prob"], "transitions[{}].prob", m)
+    return ends[0], ends[1], prob
+
+
+def _coo_checks(
+    ck: _Checker, row: np.ndarray, col: np.ndarray, prob: np.ndarray, ids: tuple[str, ...]
+) -> sp.csr_array:
+    """ρ from COO triplets, checking probabilities, self-loops, duplicate pairs and row sums."""
+    n = len(ids)
     ck.where(~(prob >= 0), "transitions[{}].prob", "must be >= 0, got {value}", prob)
     ck.where(row == col, "transitions[{}].to", "must differ from 'from' (no self-loops)", prob)
     pair = row * n + col
@@ -534,7 +631,7 @@ def load_instance(path: str | os.PathLike[str]) -> Instance:
         The file is unreadable, not JSON, or breaks a rule; the message names the file and field.
     """
     source = str(path)
-    inst = instance_from_dict(read_json(path), source=source)
+    inst = instance_from_dict(read_npz(path) if is_npz(path) else read_json(path), source=source)
     if not inst.name:
         inst = inst.replace(name=Path(path).stem)
     return inst
@@ -596,6 +693,60 @@ def save_instance(inst: Instance, path: str | os.PathLike[str]) -> None:
     The dict is checked with the loader's rules first, so assortopt never writes an instance
     file it would refuse to read (an invalid ``inst`` raises `InstanceError` naming ``path``).
     """
+    if is_npz(path):
+        d = instance_to_columns(inst)
+        instance_from_dict(d, source=str(path))
+        write_npz_atomic(path, d)
+        return
     d = instance_to_dict(inst)
     instance_from_dict(d, source=str(path))
     write_json_atomic(path, d)
+
+
+def instance_to_columns(inst: Instance) -> dict[str, Any]:
+    """The instance dict with columnar ``products`` and ``transitions`` (the ``.npz`` form):
+    `instance_from_dict` checks it with the same rules and gives ``inst`` back."""
+    d = instance_to_dict_header(inst)
+    ids = np.array(inst.ids, dtype=str)
+    products: dict[str, np.ndarray] = {
+        "id": ids,
+        "price": inst.price,
+        "cost": inst.cost,
+        "arrival": inst.arrival,
+    }
+    if np.any(inst.salvage != 0):
+        products["salvage"] = inst.salvage
+    if np.any(inst.fixed_cost != 0):
+        products["fixed_cost"] = inst.fixed_cost
+    coo = inst.transitions.tocoo()
+    small = inst.n < 2**31
+    d["products"] = products
+    d["transitions"] = {
+        "from": coo.row.astype(np.int32 if small else np.int64),
+        "to": coo.col.astype(np.int32 if small else np.int64),
+        "prob": coo.data.astype(np.float64),
+    }
+    return d
+
+
+def instance_to_dict_header(inst: Instance) -> dict[str, Any]:
+    """The instance file's fields other than ``products`` and ``transitions``."""
+    mean = inst.customers_mean
+    if inst.customers_distribution == "fixed" and float(mean).is_integer():
+        mean = int(mean)
+    else:
+        mean = float(mean)
+    out: dict[str, Any] = {"format": FORMAT}
+    if inst.name:
+        out["name"] = inst.name
+    out["customers"] = {"mean": mean, "distribution": inst.customers_distribution}
+    constraints: dict[str, Any] = {}
+    if inst.max_products is not None:
+        constraints["max_products"] = int(inst.max_products)
+    if inst.budget is not None:
+        constraints["budget"] = float(inst.budget)
+    if constraints:
+        out["constraints"] = constraints
+    if inst.metadata:
+        out["metadata"] = copy.deepcopy(inst.metadata)
+    return out

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
+from .._incremental import apply_move, build_trajectories, move_deltas
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
@@ -122,8 +123,17 @@ class CRNEvaluator:
         products with price > cost, the only ones a unit can pay for).
     """
 
-    def __init__(self, inst: Instance, stream: Stream, candidates: np.ndarray | None = None):
+    def __init__(
+        self,
+        inst: Instance,
+        stream: Stream,
+        candidates: np.ndarray | None = None,
+        incremental: bool = True,
+    ):
         self.inst = inst
+        #: replay moves as event chains (`assortopt._incremental`); False: re-simulate the
+        #: affected seasons in full (the reference the tests compare against)
+        self.incremental = bool(incremental)
         if candidates is None:
             candidates = inst.price > inst.cost
         self.candidates = np.asarray(candidates, dtype=bool)
@@ -133,10 +143,38 @@ class CRNEvaluator:
         self.gain = np.ascontiguousarray(inst.price - inst.salvage, dtype=np.float64)
         self.unit_cost = inst.cost - inst.salvage
         self.stock = np.zeros(inst.n, np.int64)
-        self.sales = np.zeros((self.k, inst.n), np.int64)
+        self.sales = np.zeros((self.k, inst.n), np.int32)  # units sold per season fit int32
         self.missed = np.zeros((self.k, inst.n), np.bool_)
         self.rev = np.zeros(self.k)
         self.evaluations = 0
+        if self.incremental:
+            n_cust = len(self.offsets) - 1
+            occ = np.bincount(self.items, minlength=inst.n)
+            self._purch = np.full(n_cust, -1, np.int32)
+            self._ppos = np.zeros(n_cust, np.int64)
+            self._base = np.concatenate([[0], np.cumsum(occ)]).astype(np.int64)
+            self._buy_cnt = np.zeros(inst.n, np.int64)
+            self._miss_cnt = np.zeros(inst.n, np.int64)
+            # customer numbers fit int32 up to 2³¹ customers (K·T): half the memory
+            cust = np.int32 if n_cust < 2**31 - 1 else np.int64
+            self._buy_c = np.zeros(len(self.items), cust)
+            self._miss_c = np.zeros(len(self.items), cust)
+
+    def _state(self) -> tuple:
+        return (
+            self.offsets,
+            self.items,
+            self.sc_off,
+            self.stock,
+            self.gain,
+            self._purch,
+            self._ppos,
+            self._base,
+            self._buy_cnt,
+            self._buy_c,
+            self._miss_cnt,
+            self._miss_c,
+        )
 
     def set_plan(self, q: np.ndarray) -> float:
         """Simulate plan ``q`` on every season; returns its sample average profit."""
@@ -144,6 +182,9 @@ class CRNEvaluator:
         if np.any(q[~self.candidates] > 0):
             raise ValueError("plan stocks a product outside the evaluator's candidates")
         self.stock = q.copy()
+        if self.incremental:
+            build_trajectories(*self._state(), self.sales, self.missed, self.rev)
+            return self.profit
         _simulate_rows(
             self.offsets,
             self.items,
@@ -189,6 +230,9 @@ class CRNEvaluator:
         newq = np.asarray(newq, dtype=np.int64)
         if len(j) == 0:
             return np.zeros(0)
+        if self.incremental:
+            d_rev = move_deltas(j, newq, *self._state()) / self.k
+            return self._with_costs(j, newq, d_rev)
         ptr, aff = self._affected(j, newq)
         d_rev = (
             _move_deltas(
@@ -205,6 +249,9 @@ class CRNEvaluator:
             )
             / self.k
         )
+        return self._with_costs(j, newq, d_rev)
+
+    def _with_costs(self, j: np.ndarray, newq: np.ndarray, d_rev: np.ndarray) -> np.ndarray:
         self.evaluations += len(j)
         old = self.stock[j]
         fc = self.inst.fixed_cost[j]
@@ -216,6 +263,9 @@ class CRNEvaluator:
 
     def apply(self, j: int, newq: int) -> None:
         """Make a move, re-simulating only the seasons it changes."""
+        if self.incremental:
+            apply_move(int(j), int(newq), *self._state(), self.sales, self.missed, self.rev)
+            return
         ptr, aff = self._affected(np.array([j]), np.array([newq]))
         self.stock[j] = newq
         if len(aff):
