@@ -51,6 +51,7 @@ order.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from typing import Any
@@ -127,7 +128,9 @@ def heavy_tail_weights(
         w = np.sort(np.exp(float(sigma) * rng.standard_normal(n)))[::-1]
     else:
         raise OptionError(f"unknown tail {tail!r} (choose zipf, pareto or lognormal)")
-    return np.ascontiguousarray(w / w.sum())
+    # math.fsum is correctly rounded: numpy's SIMD sum differs in the last bit between CPUs,
+    # and the shipped instance files must regenerate byte for byte everywhere
+    return np.ascontiguousarray(w / math.fsum(w))
 
 
 def _range_or_value(x: Any, n: int, rng: np.random.Generator, what: str) -> np.ndarray:
