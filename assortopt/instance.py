@@ -174,6 +174,12 @@ _TOP_KEYS = (
     "metadata",
 )
 _CUSTOMER_KEYS = ("mean", "distribution")
+#: Largest money amount (price, cost, salvage, fixed cost, budget) accepted: profits of a season
+#: (amount × customers) then stay far inside float64 and exact to the cent.
+MAX_MONEY = 1e15
+#: Largest (mean) number of customers a season: planning and evaluation hold every customer of
+#: a sampled season in memory (about 16 bytes each, so 10⁷ customers take some 160 MB a season).
+MAX_CUSTOMERS = 10**7
 _PRODUCT_REQUIRED = ("id", "price", "cost", "arrival")
 _PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost")
 _TRANSITION_KEYS = ("from", "to", "prob")
@@ -310,6 +316,12 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     mean = ck.number(customers["mean"], "customers.mean")
     if not mean > 0:
         ck.fail("customers.mean", f"must be > 0, got {_fmt(mean)}")
+    if mean > MAX_CUSTOMERS:
+        ck.fail(
+            "customers.mean",
+            f"must be <= {MAX_CUSTOMERS:.0e} (every customer of a sampled season is held in "
+            f"memory), got {_fmt(mean)}",
+        )
     customers_mean: float = mean
     if distribution == "fixed":
         if not mean.is_integer():
@@ -323,6 +335,7 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     if not products:
         ck.fail("products", "must not be empty")
     index: dict[str, int] = {}
+    stripped: dict[str, int] = {}
     required = set(_PRODUCT_REQUIRED)
     allowed = set(_PRODUCT_KEYS)
     for k, p in enumerate(products):
@@ -335,7 +348,15 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
             ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
         if pid in index:
             ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
+        if pid.strip() in stripped:
+            j = stripped[pid.strip()]
+            ck.fail(
+                f"products[{k}].id",
+                f"id {pid!r} differs from products[{j}].id {products[j]['id']!r} only by "
+                "surrounding whitespace",
+            )
         index[pid] = k
+        stripped[pid.strip()] = k
     n = len(products)
     ids = tuple(index)
 
@@ -351,6 +372,18 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     ck.where(~(salvage <= cost), "products[{}].salvage", "must be <= cost, got {value}", salvage)
     ck.where(~(fixed_cost >= 0), "products[{}].fixed_cost", "must be >= 0, got {value}", fixed_cost)
     ck.where(~(arrival >= 0), "products[{}].arrival", "must be >= 0, got {value}", arrival)
+    for name, col in (
+        ("price", price),
+        ("cost", cost),
+        ("salvage", salvage),
+        ("fixed_cost", fixed_cost),
+    ):
+        ck.where(
+            col > MAX_MONEY,
+            "products[{}]." + name,
+            f"must be <= {MAX_MONEY:.0e} (larger amounts overflow the profit), got {{value}}",
+            col,
+        )
     total = float(arrival.sum())
     if total > 1 + _TOL:
         ck.fail(
@@ -383,6 +416,12 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
             budget = ck.number(constraints["budget"], "constraints.budget")
             if not budget >= 0:
                 ck.fail("constraints.budget", f"must be >= 0, got {_fmt(budget)}")
+            if budget > MAX_MONEY * 1e3:
+                ck.fail(
+                    "constraints.budget",
+                    f"must be <= {MAX_MONEY * 1e3:.0e} (or left out for no budget), "
+                    f"got {_fmt(budget)}",
+                )
     metadata = ck.obj(d.get("metadata", {}), "metadata")
     try:
         json.dumps(metadata, allow_nan=False)

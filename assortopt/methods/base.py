@@ -8,7 +8,7 @@ register themselves with ``@register("name")``; importing `assortopt.methods.all
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +20,7 @@ from ..instance import Instance
 from ..plan import Plan
 from ..solver import SolverOptions, time_left
 from ..solver.status import ERROR, OPTIMAL
+from .params import Check, check_params
 
 __all__ = [
     "METHODS",
@@ -70,21 +71,25 @@ Method = Callable[[Instance, PlanRequest], Plan]
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, params: tuple[str, ...] = ()) -> Callable[[Method], Method]:
-    """Register a method under ``name``; ``params`` lists the method-specific keys it accepts."""
+def register(
+    name: str, params: tuple[str, ...] | Mapping[str, Check] = ()
+) -> Callable[[Method], Method]:
+    """Register a method under ``name``; ``params`` lists the method-specific keys it accepts,
+    or maps each key to its declared type and range (`assortopt.methods.params`), checked and
+    converted before the method runs."""
+    names = tuple(params)
 
     def deco(fn: Method) -> Method:
-        fn.accepted_params = params  # type: ignore[attr-defined]
+        fn.accepted_params = names  # type: ignore[attr-defined]
 
         def checked(inst: Instance, req: PlanRequest) -> Plan:
-            unknown = sorted(set(req.params) - set(params))
-            if unknown:
-                raise OptionError(f"method {name!r} does not take option(s) {', '.join(unknown)}")
+            req = dataclasses.replace(req, params=check_params(name, params, req.params))
             return fn(inst, req)
 
         checked.__doc__ = fn.__doc__
         checked.__name__ = fn.__name__
-        checked.accepted_params = params  # type: ignore[attr-defined]
+        checked.accepted_params = names  # type: ignore[attr-defined]
+        checked.param_checks = params  # type: ignore[attr-defined]
         METHODS[name] = checked
         return fn
 

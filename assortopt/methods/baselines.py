@@ -24,6 +24,7 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver.status import ERROR, HEURISTIC, OPTIMAL
 from .base import Plan, PlanRequest, bound_failed, register
+from .params import choice, int_ge
 from .heuristic import _round, pooled_probabilities
 from .local_search import improve, planning_stream
 from .rounding import (
@@ -75,7 +76,7 @@ def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     )
 
 
-@register("fluid", params=("rounding",))
+@register("fluid", params={"rounding": choice("floor", "nearest")})
 def fluid(inst: Instance, req: PlanRequest) -> Plan:
     """Fluid stock on S*: q_j = ⌊T·P_{j,S*}⌋ (``rounding="floor"``, default) or the nearest integer
     (``"nearest"``); E[T] for Poisson customers."""
@@ -100,7 +101,10 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     )
 
 
-@register("saa-lp-all", params=("rounding", "lp_scenarios"))
+@register(
+    "saa-lp-all",
+    params={"rounding": choice("simulate", "nearest", "floor"), "lp_scenarios": int_ge(1)},
+)
 def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     """The SAA-LP over every product, no assortment step (Gallego–Kim style), on
     ``lp_scenarios`` (default ``req.scenarios``) scenarios of first choices, then the heuristic's

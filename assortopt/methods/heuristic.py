@@ -36,6 +36,7 @@ from ..solver import SolverOptions
 from ..solver.status import HEURISTIC, OPTIMAL
 from .base import Plan, PlanRequest, bound_failed, register
 from .local_search import improve, planning_stream
+from .params import boolean, choice, float_ge, float_in, int_ge, optional
 from .rounding import (
     PooledDemand,
     critical_ratio,
@@ -44,24 +45,25 @@ from .rounding import (
     newsvendor_value,
 )
 
-PARAMS = (
-    "tail",
-    "tail_step",
-    "quantities",
-    "saa_max_products",
-    "saa_time_limit",
-    "rounding",
-    "window",
-    "add_back",
-    "max_sweeps",
-    "max_rounds",
-)
 QUANTITIES = ("auto", "saa-lp", "spill", "newsvendor")
 #: ``quantities="auto"``: the SAA-LP while the kept set has at most this many products, else the
 #: spill newsvendor. A size rule, not a clock, so the same request gives the same plan on any
 #: machine (measured: |S| = 189 solves in 3-6 s, |S| = 1,453 not in 30 s; models/saa_lp.md).
 SAA_MAX_PRODUCTS = 1000
 ROUNDINGS = ("simulate", "nearest", "floor", "ceil")
+#: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
+PARAMS = {
+    "tail": choice("repool", "none"),
+    "tail_step": float_in(0.0, 1.0),
+    "quantities": choice(*QUANTITIES),
+    "saa_max_products": int_ge(0),
+    "saa_time_limit": optional(float_ge(0.0)),
+    "rounding": choice(*ROUNDINGS),
+    "window": int_ge(0),
+    "add_back": boolean,
+    "max_sweeps": int_ge(1),
+    "max_rounds": int_ge(1),
+}
 
 
 def pooled_probabilities(inst: Instance, mask: np.ndarray) -> np.ndarray:

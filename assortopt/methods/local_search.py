@@ -30,6 +30,7 @@ from ..rng import child_seeds
 from ..solver.status import HEURISTIC, Termination
 from ..streams import Stream
 from .base import Plan, PlanRequest, register, start_plan, time_left
+from .params import int_ge, method_name, words
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -249,6 +250,7 @@ class SearchResult:
 
 
 MOVES = ("up", "down", "drop")
+moves_list = words(*MOVES)
 
 
 def _generate(ev: CRNEvaluator, lo, hi, moves, spend, n_stocked) -> tuple[np.ndarray, np.ndarray]:
@@ -432,7 +434,9 @@ def planning_stream(inst: Instance, scenarios: int, seed: int) -> Stream:
 
 
 # ----------------------------------------------------------------------------- method
-@register("local-search", params=("start", "moves", "max_sweeps"))
+@register(
+    "local-search", params={"start": method_name, "moves": moves_list, "max_sweeps": int_ge(0)}
+)
 def local_search(inst: Instance, req: PlanRequest) -> Plan:
     """Start from another method's plan (``start``, default ``"heuristic"``) and apply ±1-unit,
     add and drop moves scored on ``req.scenarios`` fixed simulated seasons (common random

@@ -41,16 +41,18 @@ from ..models.sample_path_mip import (
 )
 from ..solver.status import INFEASIBLE, OPTIMAL, Termination
 from .base import Plan, PlanRequest, register, start_plan, time_left
+from .params import any_value, auto_or_boolean, boolean, choice
 
-PARAMS = (
-    "formulation",
-    "start",
-    "candidates",
-    "min_stock",
-    "presolve",
-    "lp_first",
-    "unit_level",
-)
+#: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
+PARAMS = {
+    "formulation": choice("strong", "bigm"),
+    "start": any_value,  # a method name, "none" or a plan {id: units}
+    "candidates": any_value,  # "margin", "all", a mask or ids (checked by the builder)
+    "min_stock": any_value,  # {id: units} (checked by `_min_stock`)
+    "presolve": choice("off", "on", "choose"),
+    "lp_first": boolean,
+    "unit_level": auto_or_boolean,
+}
 
 
 def _start_stock(

@@ -25,9 +25,10 @@ from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
 from ..solver.status import OPTIMAL, Termination
 from .base import Plan, PlanRequest, bound_failed, register, start_plan, time_left
+from .params import choice, method_name
 
 
-@register("spill-mip", params=("products", "start"))
+@register("spill-mip", params={"products": choice("all", "lp"), "start": method_name})
 def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     """Integer stock maximising the spill MIP's average profit over ``req.scenarios`` scenarios."""
     which = req.param("products", "all")
