@@ -24,9 +24,9 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver.status import ERROR, HEURISTIC, OPTIMAL
 from .base import Plan, PlanRequest, bound_failed, register
-from .params import choice, int_ge
 from .heuristic import _round, pooled_probabilities
 from .local_search import improve, planning_stream
+from .params import choice, int_ge
 from .rounding import (
     PooledDemand,
     enforce_max_products,
