@@ -256,7 +256,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
             print(write_report(a.target))
         except FileNotFoundError as exc:
             raise OptionError(f"{a.target}: {exc}") from None
-        except (ValueError, KeyError, UnicodeDecodeError) as exc:  # empty or foreign results.csv
+        except (ValueError, KeyError, AttributeError, UnicodeDecodeError) as exc:  # foreign csv
             raise OptionError(
                 f"{a.target}: not a results directory of assortopt bench "
                 f"({type(exc).__name__}: {exc})"

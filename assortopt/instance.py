@@ -372,7 +372,7 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     ck.where(~(salvage <= cost), "products[{}].salvage", "must be <= cost, got {value}", salvage)
     ck.where(~(fixed_cost >= 0), "products[{}].fixed_cost", "must be >= 0, got {value}", fixed_cost)
     ck.where(~(arrival >= 0), "products[{}].arrival", "must be >= 0, got {value}", arrival)
-    for name, col in (
+    for money, col in (
         ("price", price),
         ("cost", cost),
         ("salvage", salvage),
@@ -380,7 +380,7 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     ):
         ck.where(
             col > MAX_MONEY,
-            "products[{}]." + name,
+            "products[{}]." + money,
             f"must be <= {MAX_MONEY:.0e} (larger amounts overflow the profit), got {{value}}",
             col,
         )
