@@ -79,7 +79,11 @@ def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
 @register("fluid", params={"rounding": choice("floor", "nearest")})
 def fluid(inst: Instance, req: PlanRequest) -> Plan:
     """Fluid stock on S*: q_j = ⌊T·P_{j,S*}⌋ (``rounding="floor"``, default) or the nearest integer
-    (``"nearest"``); E[T] for Poisson customers."""
+    (``"nearest"``); E[T] for Poisson customers. A product whose fluid margin (r_j − c_j)·q_j does
+    not cover its fixed cost is not stocked; then ``max_products`` and the budget cut the plan.
+    The objective is the fluid profit of the plan returned: Σ (r − v)·min(T·P_j, q_j) − (c − v)·q_j
+    − f_j·[q_j > 0], demand at its mean (no stock-outs from randomness, so it may exceed the
+    expected profit)."""
     rule = str(req.param("rounding", "floor"))
     if rule not in ("floor", "nearest"):
         raise OptionError(f"fluid: rounding must be 'floor' or 'nearest', got {rule!r}")
@@ -89,13 +93,21 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     mean = float(inst.customers_mean) * pooled_probabilities(inst, s)
     q = _round(mean, rule)
     q[~(s & (inst.price > inst.cost))] = 0
-    exp_margin = (inst.price - inst.cost) * np.minimum(mean, q)
+    # fixed costs: a product whose fluid margin does not cover its fixed cost is not stocked
+    q[(inst.price - inst.cost) * np.minimum(mean, q) <= inst.fixed_cost] = 0
+    exp_margin = (inst.price - inst.cost) * np.minimum(mean, q) - inst.fixed_cost * (q > 0)
     q = enforce_max_products(inst.replace(budget=None), q, exp_margin)
     q = scale_to_budget(inst, q)
+    # the objective is the fluid profit of the plan returned (after the constraints cut it)
+    value = (
+        (inst.price - inst.salvage) * np.minimum(mean, q)
+        - (inst.cost - inst.salvage) * q
+        - inst.fixed_cost * (q > 0)
+    )
     return Plan(
         q,
         status=HEURISTIC,
-        objective=float(exp_margin[q > 0].sum()),
+        objective=float(value.sum()),
         message=f"fluid plan on S* ({rule}), |S*| = {int(s.sum())}",
         extra={"s_star": int(s.sum())},
     )

@@ -35,6 +35,7 @@ from ..instance import Instance
 from ..solver import SolverOptions
 from ..solver.status import HEURISTIC, OPTIMAL
 from .base import Plan, PlanRequest, bound_failed, register
+from .empty import constraint_empties
 from .local_search import improve, planning_stream
 from .params import boolean, choice, float_ge, float_in, int_ge, optional
 from .rounding import (
@@ -156,6 +157,39 @@ def prune_tail(
         history.append(int(keep.sum()))
         demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
     return Pruning(keep, demand, it, dropped_tail, dropped_cap, history)
+
+
+#: How many products `best_single` tries (largest first-choice margin first): each try is a
+#: pooled-probability solve, so the fallback stays cheap on large catalogues.
+SINGLE_TRIES = 20
+
+
+def best_single(inst: Instance, s_star: np.ndarray, tries: int = SINGLE_TRIES) -> int | None:
+    """The product that, stocked alone, has the best pooled-newsvendor profit (> 0), or None.
+
+    Re-pooling can empty the kept set when demand is tiny (T = 1: no product reaches its critical
+    ratio while the others take their customers). Alone, product j gets every customer whose
+    walk reaches it, so this is what a newsvendor on pooled demand would stock; the budget caps
+    the units. Tries the ``tries`` products of S* with the largest λ_j·(r_j − c_j).
+    """
+    cand = np.flatnonzero(np.asarray(s_star, bool) & (inst.price > inst.cost))
+    if not len(cand):
+        return None
+    score = inst.arrival[cand] * (inst.price - inst.cost)[cand]
+    cand = cand[np.argsort(-score, kind="stable")[:tries]]
+    ratio = critical_ratio(inst)
+    best, best_val = None, 0.0
+    for j in cand:
+        mask = np.zeros(inst.n, bool)
+        mask[j] = True
+        demand = PooledDemand.of(inst, pooled_probabilities(inst, mask))
+        q = np.where(mask, demand.quantile(ratio), 0)
+        if inst.budget is not None and inst.cost[j] > 0:
+            q[j] = min(q[j], int(np.floor(inst.budget / inst.cost[j] + 1e-9)))
+        val = float(newsvendor_value(inst, demand, q)[j])
+        if q[j] > 0 and val > best_val + 1e-12:
+            best, best_val = int(j), val
+    return best
 
 
 def _quantities(
@@ -314,13 +348,19 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         "prune_s": time.perf_counter() - t0 - t_bound,
     }
     if not keep.any():
-        return Plan(
-            np.zeros(inst.n, np.int64),
-            status=HEURISTIC,
-            objective=0.0,
-            message="no product is worth stocking",
-            extra=extra,
-        )
+        empty = constraint_empties(inst)
+        single = None if empty is not None else best_single(inst, s_star)
+        if single is None:
+            return Plan(
+                np.zeros(inst.n, np.int64),
+                status=HEURISTIC,
+                objective=0.0,
+                message=empty or "no product is worth stocking",
+                extra=extra,
+            )
+        keep = np.zeros(inst.n, bool)
+        keep[single] = True
+        extra.update(kept=1, fallback=f"best single product {inst.ids[single]}")
 
     stream = planning_stream(inst, req.scenarios, req.seed) if rule == "simulate" else None
     best_q = np.zeros(inst.n, np.int64)

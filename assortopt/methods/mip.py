@@ -41,6 +41,7 @@ from ..models.sample_path_mip import (
 )
 from ..solver.status import INFEASIBLE, OPTIMAL, Termination
 from .base import Plan, PlanRequest, register, start_plan, time_left
+from .empty import constraint_empties
 from .params import any_value, auto_or_boolean, boolean, choice
 
 #: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
@@ -114,6 +115,18 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             status=INFEASIBLE,
             message=reason,
             termination=Termination.INFEASIBLE,
+        )
+
+    empty = constraint_empties(inst) if lo is None or not lo.any() else None
+    if empty is not None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=OPTIMAL,
+            objective=0.0,
+            bound=0.0,
+            gap=0.0,
+            message=empty,
+            termination=Termination.OPTIMAL,
         )
 
     stream = sample_streams(inst, req.scenarios, req.seed)
