@@ -8,6 +8,7 @@ register themselves with ``@register("name")``; importing `assortopt.methods.all
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..plan import Plan
 from ..solver import SolverOptions, time_left
-from ..solver.status import ERROR, OPTIMAL
+from ..solver.status import ERROR, FEASIBLE, OPTIMAL, Termination, holds_plan
 from .params import Check, check_params
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "list_methods",
     "register",
     "start_plan",
+    "stopped_before",
+    "time_is_up",
     "time_left",
 ]
 
@@ -122,7 +125,9 @@ def start_plan(
 
     Every method that warm-starts from another goes through here: the start runs with the
     caller's seed and scenarios, no method options, and half of the caller's time limit (its
-    time counts against the caller's limit; see `time_left`).
+    time counts against the caller's limit; see `time_left`). A start that fails (status
+    ``error`` or ``infeasible``) gives None and a label saying so: its empty stock never
+    stands in for a plan.
     """
     if start is None or (isinstance(start, str) and start.lower() == "none"):
         return None, "none"
@@ -133,7 +138,12 @@ def start_plan(
     sub = dataclasses.replace(
         req, params={}, write_model=None, options=time_left(req.options, t0, 0.5)
     )
-    return fn(inst, sub), name
+    plan = fn(inst, sub)
+    if not holds_plan(plan.status):
+        # a failed start is no start: its empty stock must not stand in for a plan
+        why = plan.message or plan.termination.value
+        return None, f"{name} failed ({plan.termination.value}: {why}); no start"
+    return plan, name
 
 
 def bound_failed(bound: LPBound) -> Plan | None:
@@ -147,4 +157,30 @@ def bound_failed(bound: LPBound) -> Plan | None:
         status=ERROR,
         message=bound.message or f"LP bound: {bound.status}",
         termination=bound.termination,
+    )
+
+
+def time_is_up(options: SolverOptions, t0: float) -> bool:
+    """Whether the time limit of ``options`` (counted from ``t0``, perf_counter) is spent."""
+    return options.time_limit is not None and time.perf_counter() - t0 >= options.time_limit
+
+
+def stopped_before(inst: Instance, stock: np.ndarray | None, label: str, phase: str) -> Plan:
+    """The answer when the time limit runs out before ``phase`` starts: the warm start's plan
+    (``feasible``, termination ``time_limit``) if there is one within the constraints, else
+    ``error`` with termination ``time_limit``; the message says which."""
+    from ..solution import violations
+
+    if stock is not None and not violations(inst, stock):
+        return Plan(
+            np.asarray(stock, np.int64),
+            status=FEASIBLE,
+            message=f"time limit reached before {phase}: the plan of the warm start ({label})",
+            termination=Termination.TIME_LIMIT,
+        )
+    return Plan(
+        np.zeros(inst.n, np.int64),
+        status=ERROR,
+        message=f"time limit reached before {phase}, and no warm-start plan ({label})",
+        termination=Termination.TIME_LIMIT,
     )

@@ -17,13 +17,15 @@ rounding drop products whose fixed cost is not earned.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
-from ..solver.status import ERROR, HEURISTIC, OPTIMAL
-from .base import Plan, PlanRequest, bound_failed, register
+from ..solver.status import ERROR, HEURISTIC, OPTIMAL, Termination
+from .base import Plan, PlanRequest, bound_failed, register, time_left
 from .heuristic import _round, pooled_probabilities
 from .local_search import improve, planning_stream
 from .params import choice, int_ge
@@ -125,6 +127,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     from ..models.saa_lp import solve_saa_lp
     from ..models.scenario_data import first_choice_counts
 
+    t0 = time.perf_counter()
     rule = str(req.param("rounding", "simulate"))
     if rule not in ("simulate", "nearest", "floor"):
         raise OptionError(
@@ -145,6 +148,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
             termination=res.termination,
         )
     x = res.stock_frac
+    term = Termination.HEURISTIC_DONE
     c = inst.max_products
     if c is not None and int((x > 1e-9).sum()) > c:
         # keep the C products with the largest LP profit contribution and solve again on them
@@ -156,7 +160,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         keep = np.zeros(inst.n, bool)
         keep[idx[np.argsort(-contrib[idx], kind="stable")[:c]]] = True
         counts = first_choice_counts(inst, keep, k_lp, req.seed)
-        res = solve_saa_lp(inst, counts, keep, req.options)
+        res = solve_saa_lp(inst, counts, keep, time_left(req.options, t0))
         extra.update(saa2_status=res.status, saa2_objective=res.objective)
         if res.status != OPTIMAL:
             return Plan(
@@ -171,8 +175,18 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         stream = planning_stream(inst, req.scenarios, req.seed)
         lo = np.floor(x + 1e-9).astype(np.int64)
         hi = np.ceil(x - 1e-9).astype(np.int64)
-        r = improve(inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0)
+        r = improve(
+            inst,
+            _round(x, "nearest"),
+            stream,
+            lo=lo,
+            hi=hi,
+            candidates=hi > 0,
+            time_limit=time_left(req.options, t0).time_limit,
+        )
         q, obj = r.stock, r.objective
+        if r.stopped == "time-limit":
+            term = Termination.TIME_LIMIT
     else:
         q = _round(x, rule)
         q = fit_budget(inst, q, value=(inst.price - inst.cost) * q)
@@ -181,6 +195,8 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         q,
         status=HEURISTIC,
         objective=obj,
-        message="SAA-LP over all products, rounded",
+        message="SAA-LP over all products, rounded"
+        + ("; the time limit cut the rounding short" if term is Termination.TIME_LIMIT else ""),
         extra=extra,
+        termination=term,
     )

@@ -33,11 +33,11 @@ from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver import SolverOptions
-from ..solver.status import HEURISTIC, OPTIMAL
-from .base import Plan, PlanRequest, bound_failed, register
+from ..solver.status import HEURISTIC, OPTIMAL, Termination
+from .base import Plan, PlanRequest, bound_failed, register, time_is_up, time_left
 from .empty import constraint_empties
 from .local_search import improve, planning_stream
-from .params import boolean, choice, float_ge, float_in, int_ge, optional
+from .params import boolean, choice, float_gt, float_in, int_ge, optional
 from .rounding import (
     PooledDemand,
     critical_ratio,
@@ -58,7 +58,7 @@ PARAMS = {
     "tail_step": float_in(0.0, 1.0),
     "quantities": choice(*QUANTITIES),
     "saa_max_products": int_ge(0),
-    "saa_time_limit": optional(float_ge(0.0)),
+    "saa_time_limit": optional(float_gt(0.0)),
     "rounding": choice(*ROUNDINGS),
     "window": int_ge(0),
     "add_back": boolean,
@@ -96,6 +96,7 @@ def prune_tail(
     mode: str = "repool",
     step: float = 0.5,
     max_iter: int = 200,
+    deadline: float | None = None,
 ) -> Pruning:
     """Shrink a product set until every product left is worth stocking on its pooled demand.
 
@@ -117,6 +118,9 @@ def prune_tail(
         the group's demand.
     max_iter
         Cap on re-pooling iterations.
+    deadline
+        A `time.perf_counter` instant after which no further iteration starts (the set kept so
+        far is returned; the caller's time limit).
 
     ``max_products`` C: while more than C products are left, drop the lowest-newsvendor-value
     products (a ``step`` fraction of the excess at a time), re-pooling in between.
@@ -133,6 +137,8 @@ def prune_tail(
     history = [int(keep.sum())]
     demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
     while it < max_iter:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         it += 1
         q = np.where(keep, demand.quantile(ratio), 0)
         value = np.where(keep, newsvendor_value(inst, demand, q), 0.0)
@@ -217,6 +223,7 @@ def _quantities(
     opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
     res = solve_saa_lp(inst, counts, keep, opts)
     info.update(
+        saa_termination=res.termination.value,
         saa_status=res.status,
         saa_objective=res.objective,
         saa_s=res.time_s,
@@ -295,7 +302,8 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
       ``"saa-lp"`` while the kept set has at most ``saa_max_products`` products, else
       ``"spill"``.
     * ``saa_max_products`` [1000]: the size limit of ``"auto"`` (`SAA_MAX_PRODUCTS`).
-    * ``saa_time_limit`` [req.options.time_limit]: seconds per SAA-LP solve; without an optimum
+    * ``saa_time_limit`` [what is left of req.options.time_limit]: seconds per SAA-LP solve
+      (never more than the time left); without an optimum
       (gap ≤ 1e-4) in time, or at the decomposition's iteration limit, the ``"spill"`` stock is
       used (the documented fallback; ``extra`` records it as ``round1_saa_fallback``).
     * ``rounding`` ["simulate"]: start from the nearest integer, then unit moves within
@@ -328,8 +336,10 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     max_saa = int(req.param("saa_max_products", SAA_MAX_PRODUCTS))
     if window < 0 or max_rounds < 1 or max_sweeps < 1:
         raise OptionError("heuristic: window must be >= 0, max_rounds and max_sweeps >= 1")
-    saa_tl = req.param("saa_time_limit", req.options.time_limit)
-    saa_tl = None if saa_tl is None else float(saa_tl)
+    saa_tl = req.param("saa_time_limit", None)
+    limit = req.options.time_limit
+    deadline = None if limit is None else t0 + limit
+    cut: list[str] = []  # phases the time limit cut short (termination time_limit)
 
     bound = lp_bound(inst, req.options)
     failed = bound_failed(bound)
@@ -337,7 +347,9 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         return failed
     s_star = np.asarray(bound.offered, dtype=bool)
     t_bound = time.perf_counter() - t0
-    pr = prune_tail(inst, s_star, tail, step)
+    pr = prune_tail(inst, s_star, tail, step, deadline=deadline)
+    if time_is_up(req.options, t0):
+        cut.append("re-pooling")
     keep = pr.keep
     extra: dict[str, Any] = {
         "s_star": int(s_star.sum()),
@@ -371,7 +383,15 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         mode = qmode
         if qmode == "auto":
             mode = "saa-lp" if keep.sum() <= max_saa else "spill"
-        x, info = _quantities(inst, keep, demand, req, mode, req.seed + rnd - 1, saa_tl)
+        if mode == "saa-lp" and time_is_up(req.options, t0):
+            mode = "spill"  # no time left for an LP: the documented fallback
+            cut.append("quantities (spill instead of the SAA-LP)")
+        tl = time_left(req.options, t0).time_limit
+        if saa_tl is not None:
+            tl = float(saa_tl) if tl is None else min(float(saa_tl), tl)
+        x, info = _quantities(inst, keep, demand, req, mode, req.seed + rnd - 1, tl)
+        if info.get("saa_fallback") and info.get("saa_termination") == "time_limit":
+            cut.append("SAA-LP (spill stock instead)")
         if rnd == 1:
             extra["quantities"] = mode
         extra.update({f"round{rnd}_{k}": v for k, v in info.items()})
@@ -392,7 +412,10 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
                 hi=hi,
                 candidates=cand,
                 max_sweeps=max_sweeps,
+                time_limit=time_left(req.options, t0).time_limit,
             )
+            if res.stopped == "time-limit":
+                cut.append("rounding")
             q, obj = res.stock, res.objective
             sim_s += time.perf_counter() - ts
         else:
@@ -401,7 +424,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         if obj > best:
             best_q, best = q, obj
         stocked = q > 0
-        if np.array_equal(stocked, keep) or not stocked.any():
+        if np.array_equal(stocked, keep) or not stocked.any() or time_is_up(req.options, t0):
             break
         keep = stocked  # re-pool on the products actually stocked
     extra.update(
@@ -411,11 +434,15 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         simulate_s=sim_s,
         total_s=time.perf_counter() - t0,
     )
+    if cut:
+        extra["time_limit_cut"] = ", ".join(dict.fromkeys(cut))
     return Plan(
         best_q,
         status=HEURISTIC,
         objective=float(best),
         message=f"|S*| = {extra['s_star']}, kept {extra['kept']} after re-pooling, "
-        f"stocked {extra['stocked']} ({extra['quantities']}, {rule} rounding)",
+        f"stocked {extra['stocked']} ({extra['quantities']}, {rule} rounding)"
+        + (f"; the time limit cut short: {extra['time_limit_cut']}" if cut else ""),
         extra=extra,
+        termination=Termination.TIME_LIMIT if cut else Termination.HEURISTIC_DONE,
     )

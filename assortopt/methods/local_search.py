@@ -27,7 +27,7 @@ from numba import njit
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
-from ..solver.status import HEURISTIC, Termination
+from ..solver.status import ERROR, HEURISTIC, Termination
 from ..streams import Stream
 from .base import Plan, PlanRequest, register, start_plan, time_left
 from .params import int_ge, method_name, words
@@ -450,8 +450,14 @@ def local_search(inst: Instance, req: PlanRequest) -> Plan:
     if isinstance(moves, str):
         moves = tuple(m.strip() for m in moves.split(",") if m.strip())
     max_sweeps = int(req.param("max_sweeps", 1000))
-    plan0, _ = start_plan(inst, req, start_name, "local-search", t0)
-    assert plan0 is not None
+    plan0, label = start_plan(inst, req, start_name, "local-search", t0)
+    if plan0 is None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=ERROR,
+            message=f"local search: start {label}",
+            termination=Termination.ERROR,
+        )
     q0 = np.asarray(plan0.stock, dtype=np.int64)
     stream = planning_stream(inst, req.scenarios, req.seed)
     left = time_left(req.options, t0).time_limit

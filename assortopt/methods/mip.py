@@ -40,7 +40,15 @@ from ..models.sample_path_mip import (
     solve_sample_path_mip,
 )
 from ..solver.status import INFEASIBLE, OPTIMAL, Termination
-from .base import Plan, PlanRequest, register, start_plan, time_left
+from .base import (
+    Plan,
+    PlanRequest,
+    register,
+    start_plan,
+    stopped_before,
+    time_is_up,
+    time_left,
+)
 from .empty import constraint_empties
 from .params import any_value, auto_or_boolean, boolean, choice
 
@@ -129,6 +137,10 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             termination=Termination.OPTIMAL,
         )
 
+    # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
+    plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
+    if time_is_up(req.options, t0):
+        return stopped_before(inst, plan0, label, "the MIP")
     stream = sample_streams(inst, req.scenarios, req.seed)
     unit_level = req.param("unit_level", "auto")
     if isinstance(unit_level, str) and unit_level.lower() in ("true", "false"):
@@ -151,7 +163,6 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         "products_considered": len(f.info["products"]),
     }
     x0 = None
-    plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
     if plan0 is not None:
         x0 = complete_start(f, inst, plan0)
         extra["start"] = label
