@@ -172,6 +172,8 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             extra["start"] = f"{label} (breaks a constraint; ignored)"
             x0 = None
 
+    if time_is_up(req.options, t0):  # building the model used up the limit
+        return stopped_before(inst, plan0, label, "the MIP solve")
     options = time_left(req.options, t0)
     if "presolve" not in options.highs:
         options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})

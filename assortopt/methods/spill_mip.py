@@ -78,6 +78,8 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     info: dict[str, Any] = {"start": label if start is None else str(start_name)}
     if start is not None:
         info["start_objective"] = f.lp.objective_value(start)
+    if time_is_up(req.options, t0):  # building the model used up the limit
+        return stopped_before(inst, None if plan0 is None else plan0.stock, label, "the MIP solve")
     res = f.solve(time_left(req.options, t0), start=start, write=req.write_model)
     if res.x is None:
         return Plan.from_result(np.zeros(inst.n, np.int64), res)
