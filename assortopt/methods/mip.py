@@ -48,6 +48,7 @@ from .base import (
     stopped_before,
     time_is_up,
     time_left,
+    too_big_for,
 )
 from .empty import constraint_empties
 from .params import any_value, auto_or_boolean, boolean, choice
@@ -174,6 +175,9 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
 
     if time_is_up(req.options, t0):  # building the model used up the limit
         return stopped_before(inst, plan0, label, "the MIP solve")
+    why = too_big_for(req.options, t0, f.lp.A.nnz)
+    if why is not None:
+        return stopped_before(inst, plan0, label, f"the MIP solve ({why})")
     options = time_left(req.options, t0)
     if "presolve" not in options.highs:
         options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})

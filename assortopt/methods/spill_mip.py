@@ -33,6 +33,7 @@ from .base import (
     stopped_before,
     time_is_up,
     time_left,
+    too_big_for,
 )
 from .params import choice, method_name
 
@@ -78,8 +79,10 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     info: dict[str, Any] = {"start": label if start is None else str(start_name)}
     if start is not None:
         info["start_objective"] = f.lp.objective_value(start)
-    if time_is_up(req.options, t0):  # building the model used up the limit
-        return stopped_before(inst, None if plan0 is None else plan0.stock, label, "the MIP solve")
+    why = "" if time_is_up(req.options, t0) else too_big_for(req.options, t0, f.lp.A.nnz)
+    if why is not None:  # building the model used up the limit, or HiGHS could not start
+        stock0 = None if plan0 is None else plan0.stock
+        return stopped_before(inst, stock0, label, f"the MIP solve{f' ({why})' if why else ''}")
     res = f.solve(time_left(req.options, t0), start=start, write=req.write_model)
     if res.x is None:
         return Plan.from_result(np.zeros(inst.n, np.int64), res)
