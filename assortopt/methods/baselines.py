@@ -137,7 +137,14 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     if k_lp < 1:
         raise OptionError(f"saa-lp-all: lp_scenarios must be >= 1, got {k_lp}")
     counts = first_choice_counts(inst, None, k_lp, req.seed)
-    res = solve_saa_lp(inst, counts, None, req.options)
+    if req.options.time_limit is not None and time.perf_counter() - t0 >= req.options.time_limit:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=ERROR,
+            message="SAA-LP: time limit reached while drawing the scenarios",
+            termination=Termination.TIME_LIMIT,
+        )
+    res = solve_saa_lp(inst, counts, None, time_left(req.options, t0))
     extra = {"saa_status": res.status, "saa_objective": res.objective, "saa_s": res.time_s}
     if res.status != OPTIMAL:
         return Plan(

@@ -374,7 +374,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         keep[single] = True
         extra.update(kept=1, fallback=f"best single product {inst.ids[single]}")
 
-    stream = planning_stream(inst, req.scenarios, req.seed) if rule == "simulate" else None
+    stream = None  # the simulated seasons, drawn when the simulated rounding first runs
     best_q = np.zeros(inst.n, np.int64)
     best = -np.inf
     sim_s = 0.0
@@ -395,8 +395,14 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         if rnd == 1:
             extra["quantities"] = mode
         extra.update({f"round{rnd}_{k}": v for k, v in info.items()})
-        if rule == "simulate":
+        simulated = rule == "simulate"
+        if simulated and time_is_up(req.options, t0):
+            simulated = False  # no time left to simulate: nearest rounding, budget repaired
+            cut.append("rounding (nearest instead of simulated)")
+        if simulated:
             ts = time.perf_counter()
+            if stream is None:
+                stream = planning_stream(inst, req.scenarios, req.seed)
             lo = np.maximum(np.floor(x + 1e-9).astype(np.int64) - window, 0)
             hi = np.where(keep, np.ceil(x - 1e-9).astype(np.int64) + window, 0)
             cand = keep.copy()
@@ -419,7 +425,9 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
             q, obj = res.stock, res.objective
             sim_s += time.perf_counter() - ts
         else:
-            q = fit_budget(inst, _round(x, rule), demand=demand)
+            q = fit_budget(
+                inst, _round(x, "nearest" if rule == "simulate" else rule), demand=demand
+            )
             obj = info.get("saa_objective", float(newsvendor_value(inst, demand, q).sum()))
         if obj > best:
             best_q, best = q, obj
