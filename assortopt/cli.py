@@ -390,7 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    from .solver.highs import request_interrupt
+
+    if not request_interrupt():  # a HiGHS run stops first, then raises KeyboardInterrupt
+        raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -398,8 +401,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = parser.parse_args(argv)
     # SIGTERM ends a run like Ctrl-C: files are written atomically, so the output is absent or
     # complete; one line, exit 130
+    saved = {}
     with contextlib.suppress(ValueError):  # not in the main thread
-        signal.signal(signal.SIGTERM, _interrupt)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, _interrupt)
+    try:
+        return _run_command(a)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _run_command(a: argparse.Namespace) -> int:
     try:
         return COMMANDS[a.command](a)
     except (InstanceError, OptionError) as exc:

@@ -20,7 +20,6 @@ from assortopt.cli import main
 from assortopt.exceptions import InstanceError, OptionError
 from assortopt.instance import load_instance
 from assortopt.methods.base import PlanRequest, get_method
-from assortopt.methods.params import check_params, int_ge
 
 
 def _run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -168,6 +167,8 @@ def test_bad_param_values_of_every_declaring_method(chocolate, method, param):
 
 
 def test_declared_params_are_converted_to_their_type():
+    from assortopt.methods.params import check_params, int_ge
+
     spec = {"window": int_ge(0)}
     assert check_params("m", spec, {"window": "2"}) == {"window": 2}
     assert check_params("m", spec, {"window": 2.0}) == {"window": 2}
