@@ -341,6 +341,9 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     deadline = None if limit is None else t0 + limit
     cut: list[str] = []  # phases the time limit cut short (termination time_limit)
 
+    empty = constraint_empties(inst)
+    if empty is not None:  # a constraint alone empties the plan: say so, solve nothing
+        return Plan(np.zeros(inst.n, np.int64), status=HEURISTIC, objective=0.0, message=empty)
     bound = lp_bound(inst, req.options)
     failed = bound_failed(bound)
     if failed is not None:
@@ -351,6 +354,13 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     if time_is_up(req.options, t0):
         cut.append("re-pooling")
     keep = pr.keep
+    if inst.max_products is not None and keep.sum() > inst.max_products:
+        # re-pooling was cut before it reached max_products: keep the C best on pooled demand
+        q_nv = np.where(keep, pr.demand.quantile(critical_ratio(inst)), 0)
+        value = np.where(keep, newsvendor_value(inst, pr.demand, q_nv), -np.inf)
+        top = np.argsort(-value, kind="stable")[: inst.max_products]
+        keep = np.zeros(inst.n, bool)
+        keep[top] = True
     extra: dict[str, Any] = {
         "s_star": int(s_star.sum()),
         "kept": int(keep.sum()),
@@ -360,14 +370,13 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         "prune_s": time.perf_counter() - t0 - t_bound,
     }
     if not keep.any():
-        empty = constraint_empties(inst)
-        single = None if empty is not None else best_single(inst, s_star)
+        single = best_single(inst, s_star)
         if single is None:
             return Plan(
                 np.zeros(inst.n, np.int64),
                 status=HEURISTIC,
                 objective=0.0,
-                message=empty or "no product is worth stocking",
+                message="no product is worth stocking",
                 extra=extra,
             )
         keep = np.zeros(inst.n, bool)
