@@ -389,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _interrupt(signum: int, frame: Any) -> None:
+def _interrupt(signum: int, frame: Any) -> None:  # the handler of SIGINT and SIGTERM
     from .solver.highs import request_interrupt
 
     if not request_interrupt():  # a HiGHS run stops first, then raises KeyboardInterrupt
@@ -401,13 +401,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = parser.parse_args(argv)
     # SIGTERM ends a run like Ctrl-C: files are written atomically, so the output is absent or
     # complete; one line, exit 130
+    from .solver.highs import watch_interrupts
+
     saved = {}
     with contextlib.suppress(ValueError):  # not in the main thread
         for sig in (signal.SIGINT, signal.SIGTERM):
             saved[sig] = signal.signal(sig, _interrupt)
+    watch_interrupts(bool(saved))
     try:
         return _run_command(a)
     finally:
+        watch_interrupts(False)
         for sig, handler in saved.items():
             signal.signal(sig, handler)
 

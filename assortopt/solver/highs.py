@@ -269,6 +269,9 @@ def run(h: Any, options: SolverOptions) -> None:
     """
     global _running, _interrupt_requested
     limit = options.time_limit
+    if limit is None and not _watching:
+        h.run()
+        return
     import highspy
 
     deadline = (
@@ -305,6 +308,15 @@ def run(h: Any, options: SolverOptions) -> None:
 #: HiGHS runs in progress, and whether a signal asked them to stop (`request_interrupt`).
 _running = 0
 _interrupt_requested = False
+#: Whether runs without a time limit get the interrupt callback too (`watch_interrupts`).
+_watching = False
+
+
+def watch_interrupts(on: bool = True) -> None:
+    """Give every HiGHS run the interrupt callback, so `request_interrupt` can stop it (the
+    command line turns this on; a library caller without signal handlers need not pay for it)."""
+    global _watching
+    _watching = on
 
 
 def request_interrupt() -> bool:
