@@ -59,6 +59,8 @@ def solve(
     """
     if scenarios < 1:
         raise OptionError(f"scenarios must be >= 1, got {scenarios}")
+    if seed < 0:
+        raise OptionError(f"seed must be >= 0, got {seed}")
     if eval_reps < 0:
         raise OptionError(f"eval_reps must be >= 0, got {eval_reps}")
     if write_model and not write_model.endswith((".mps", ".lp")):

@@ -7,7 +7,10 @@ Exit status: 0 success, 2 bad input (invalid file, bad option; one line, no trac
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -37,13 +40,57 @@ def _params(pairs: Sequence[str] | None, flag: str) -> dict[str, Any]:
     return parse_params(list(pairs or []), flag=flag)
 
 
+def _check_options(a: argparse.Namespace) -> None:
+    """Range-check the numeric options a command has, before any work (exit 2, one line)."""
+    checks = {
+        "seed": (lambda v: v >= 0, "must be >= 0"),
+        "scenarios": (lambda v: v >= 1, "must be >= 1"),
+        "time_limit": (lambda v: math.isfinite(v) and v > 0, "must be a number of seconds > 0"),
+        "mip_gap": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+        "threads": (lambda v: v >= 1, "must be >= 1"),
+        "eval_reps": (lambda v: v >= 0, "must be >= 0"),
+        "reps": (lambda v: v >= 1, "must be >= 1"),
+        "replications": (lambda v: v >= 2, "must be >= 2"),
+        "confidence": (lambda v: 0 < v < 1, "must be in (0, 1)"),
+        "workers": (lambda v: v >= 1, "must be >= 1"),
+        "products": (lambda v: v >= 1, "must be >= 1"),
+        "customers": (lambda v: math.isfinite(v) and v > 0, "must be a finite number > 0"),
+    }
+    for key, (ok, rule) in checks.items():
+        value = getattr(a, key, None)
+        if value is not None and not ok(value):
+            raise OptionError(f"--{key.replace('_', '-')} {rule}, got {value}")
+
+
+@contextlib.contextmanager
+def _solver_log_to_stderr(active: bool):  # type: ignore[no-untyped-def]
+    """Send what is written to file descriptor 1 (HiGHS's log) to stderr while ``active``, so a
+    ``--verbose`` log never mixes into the JSON on stdout."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 # --------------------------------------------------------------------------- commands
 def cmd_solve(a: argparse.Namespace) -> int:
     from .api import solve
     from .instance import load_instance
+    from .jsonio import check_output
 
     if a.decomposition is not None and not a.mpi:
         raise OptionError("--decomposition needs --mpi")
+    _check_options(a)
+    check_output(a.output, (a.instance,))
+    check_output(a.write_model, (a.instance,), "--write-model")
     if a.mpi:
         return _solve_mpi(a)
     inst = load_instance(a.instance)
@@ -54,19 +101,20 @@ def cmd_solve(a: argparse.Namespace) -> int:
     truth = _truth(a, inst)
     if truth is not None and a.method == "local-search":
         params["truth"] = a.truth  # search under the true model's customers
-    sol = solve(
-        inst,
-        method=a.method,
-        scenarios=a.scenarios,
-        seed=a.seed,
-        time_limit=a.time_limit,
-        mip_gap=a.mip_gap,
-        threads=a.threads,
-        verbose=a.verbose,
-        params=params,
-        eval_reps=a.eval_reps,
-        write_model=a.write_model,
-    )
+    with _solver_log_to_stderr(a.verbose):
+        sol = solve(
+            inst,
+            method=a.method,
+            scenarios=a.scenarios,
+            seed=a.seed,
+            time_limit=a.time_limit,
+            mip_gap=a.mip_gap,
+            threads=a.threads,
+            verbose=a.verbose,
+            params=params,
+            eval_reps=a.eval_reps,
+            write_model=a.write_model,
+        )
     return _report_solution(sol, a.output, _truth_block(sol, truth, a))
 
 
@@ -139,6 +187,7 @@ def cmd_gap(a: argparse.Namespace) -> int:
     from .instance import load_instance
     from .solution import load_solution
 
+    _check_options(a)
     inst = load_instance(a.instance)
     sol = load_solution(a.solution, inst)
     res = gap_ci(
@@ -168,12 +217,13 @@ def cmd_bound(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from .instance import load_instance
     from .simulation import simulate
-    from .solution import load_solution
+    from .solution import load_solution, violations
 
+    _check_options(a)
     inst = load_instance(a.instance)
     sol = load_solution(a.solution, inst)
-    if a.reps < 1:
-        raise OptionError(f"--reps must be >= 1, got {a.reps}")
+    for problem in violations(inst, sol.stock, sol.data):
+        print(f"assortopt: warning: {a.solution}: {problem}", file=sys.stderr)
     truth = _truth(a, inst)
     if truth is not None:
         from .truth import truth_evaluation
@@ -210,7 +260,10 @@ def cmd_validate(a: argparse.Namespace) -> int:
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from .generators import generate_file
+    from .jsonio import check_output
 
+    _check_options(a)
+    check_output(a.output)
     customers: float = a.customers
     if float(customers).is_integer():
         customers = int(customers)
@@ -226,6 +279,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
     from .bench import run_bench, write_report
 
+    _check_options(a)
     if a.config == "report":
         if a.target is None:
             raise OptionError("bench report: give the results directory")
@@ -233,12 +287,25 @@ def cmd_bench(a: argparse.Namespace) -> int:
             print(write_report(a.target))
         except FileNotFoundError as exc:
             raise OptionError(f"{a.target}: {exc}") from None
+        except (ValueError, KeyError, AttributeError, UnicodeDecodeError) as exc:  # foreign csv
+            raise OptionError(
+                f"{a.target}: not a results directory of assortopt bench "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
         return EXIT_OK
     if a.target is not None:
         raise OptionError(f"bench: unexpected argument {a.target!r}")
     if not Path(a.config).is_file():
         raise OptionError(f"{a.config}: no such config file")
+    try:
+        Path(a.config).read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise OptionError(f"{a.config}: not UTF-8 text (byte {exc.start})") from None
     out = a.output or str(Path("bench-results") / Path(a.config).stem)
+    if Path(out).exists() and not Path(out).is_dir():
+        raise OptionError(f"--output {out}: is a file; the results go in a directory")
+    if not Path(out).exists() and not Path(out).resolve().parent.is_dir():
+        raise OptionError(f"--output {out}: directory {Path(out).resolve().parent} does not exist")
     if a.mpi:
         from .mpi import run_bench_mpi
 
@@ -452,9 +519,34 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum: int, frame: Any) -> None:  # the handler of SIGINT and SIGTERM
+    from .solver.highs import request_interrupt
+
+    if not request_interrupt():  # a HiGHS run stops first, then raises KeyboardInterrupt
+        raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     a = parser.parse_args(argv)
+    # SIGTERM ends a run like Ctrl-C: files are written atomically, so the output is absent or
+    # complete; one line, exit 130
+    from .solver.highs import watch_interrupts
+
+    saved = {}
+    with contextlib.suppress(ValueError):  # not in the main thread
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, _interrupt)
+    watch_interrupts(bool(saved))
+    try:
+        return _run_command(a)
+    finally:
+        watch_interrupts(False)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _run_command(a: argparse.Namespace) -> int:
     try:
         return COMMANDS[a.command](a)
     except (InstanceError, OptionError) as exc:

@@ -389,6 +389,8 @@ def _resolve(family: str, params: dict[str, Any]) -> dict[str, Any]:
         )
     if family in ("mnl", "online") and "leave" in params:
         raise OptionError(f"family {family!r}: the leave share is set by no_purchase, not leave")
+    for key, value in params.items():
+        _check_value(key, allowed[key], value)
     out = {**allowed, **params}
     if family in ("mnl", "online"):
         del out["leave"]
@@ -399,6 +401,50 @@ def _resolve(family: str, params: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(val, np.generic):
             out[key] = val.item()
     return out
+
+
+#: parameters that take a number or a ``[lo, hi]`` range (drawn uniformly per product)
+_RANGE_KEYS = frozenset({"leave", "fixed_cost", "price", "category_size", "inside", "attribute"})
+#: parameters whose default is None but that take a number (or null)
+_NUMBER_KEYS = {"max_products": int, "budget": float, "budget_share": float}
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _check_value(key: str, default: Any, value: Any) -> None:
+    """Refuse a value of the wrong type for ``key`` before any work (a string where a number
+    goes, NaN, a half range), naming the key; ranges and words are checked where they are used."""
+    if isinstance(default, str) or default is None and key not in _NUMBER_KEYS:
+        if key == "margin" and _is_number(value):
+            return
+        if isinstance(value, str) or (default is None and value is None):
+            return
+        raise OptionError(f"--set {key}={value!r}: expected a word")
+    if key in _NUMBER_KEYS:
+        kind = _NUMBER_KEYS[key]
+        if value is None:
+            return
+        if _is_number(value) and value >= 0 and (kind is float or float(value).is_integer()):
+            return
+        what = "an integer >= 0" if kind is int else "a number >= 0"
+        raise OptionError(f"--set {key}={value!r}: expected {what} or null")
+    if key in _RANGE_KEYS or isinstance(default, list):
+        if _is_number(value) or (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(map(_is_number, value))
+            and value[0] <= value[1]
+        ):
+            return
+        raise OptionError(f"--set {key}={value!r}: expected a finite number or a range lo,hi")
+    if isinstance(default, int) and not isinstance(default, bool):
+        if _is_number(value) and float(value).is_integer():
+            return
+        raise OptionError(f"--set {key}={value!r}: expected an integer")
+    if not _is_number(value):
+        raise OptionError(f"--set {key}={value!r}: expected a finite number")
 
 
 def _seeds(seed: int) -> list[np.random.Generator]:

@@ -175,6 +175,12 @@ _TOP_KEYS = (
     "metadata",
 )
 _CUSTOMER_KEYS = ("mean", "distribution")
+#: Largest money amount (price, cost, salvage, fixed cost, budget) accepted: profits of a season
+#: (amount × customers) then stay far inside float64 and exact to the cent.
+MAX_MONEY = 1e15
+#: Largest (mean) number of customers a season: planning and evaluation hold every customer of
+#: a sampled season in memory (about 16 bytes each, so 10⁷ customers take some 160 MB a season).
+MAX_CUSTOMERS = 10**7
 _PRODUCT_REQUIRED = ("id", "price", "cost", "arrival")
 _PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost")
 _TRANSITION_KEYS = ("from", "to", "prob")
@@ -311,6 +317,12 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     mean = ck.number(customers["mean"], "customers.mean")
     if not mean > 0:
         ck.fail("customers.mean", f"must be > 0, got {_fmt(mean)}")
+    if mean > MAX_CUSTOMERS:
+        ck.fail(
+            "customers.mean",
+            f"must be <= {MAX_CUSTOMERS:.0e} (every customer of a sampled season is held in "
+            f"memory), got {_fmt(mean)}",
+        )
     customers_mean: float = mean
     if distribution == "fixed":
         if not mean.is_integer():
@@ -331,6 +343,18 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     ck.where(~(salvage <= cost), "products[{}].salvage", "must be <= cost, got {value}", salvage)
     ck.where(~(fixed_cost >= 0), "products[{}].fixed_cost", "must be >= 0, got {value}", fixed_cost)
     ck.where(~(arrival >= 0), "products[{}].arrival", "must be >= 0, got {value}", arrival)
+    for money, col in (
+        ("price", price),
+        ("cost", cost),
+        ("salvage", salvage),
+        ("fixed_cost", fixed_cost),
+    ):
+        ck.where(
+            col > MAX_MONEY,
+            "products[{}]." + money,
+            f"must be <= {MAX_MONEY:.0e} (larger amounts overflow the profit), got {{value}}",
+            col,
+        )
     total = float(arrival.sum())
     if total > 1 + _TOL:
         ck.fail(
@@ -363,6 +387,12 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
             budget = ck.number(constraints["budget"], "constraints.budget")
             if not budget >= 0:
                 ck.fail("constraints.budget", f"must be >= 0, got {_fmt(budget)}")
+            if budget > MAX_MONEY * 1e3:
+                ck.fail(
+                    "constraints.budget",
+                    f"must be <= {MAX_MONEY * 1e3:.0e} (or left out for no budget), "
+                    f"got {_fmt(budget)}",
+                )
     metadata = ck.obj(d.get("metadata", {}), "metadata")
     try:
         json.dumps(metadata, allow_nan=False)
@@ -396,6 +426,26 @@ def _columnar(table: Any) -> bool:
     )
 
 
+def _add_id(
+    ck: _Checker, k: int, pid: Any, index: dict[str, int], stripped: dict[str, str]
+) -> None:
+    """Check product ``k``'s id (a non-empty string, unique, also up to surrounding white space)
+    and record it in ``index``."""
+    if not isinstance(pid, str) or not pid:
+        ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
+    if pid in index:
+        ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
+    other = stripped.get(pid.strip())
+    if other is not None:
+        ck.fail(
+            f"products[{k}].id",
+            f"id {pid!r} differs from products[{index[other]}].id {other!r} only by "
+            "surrounding whitespace",
+        )
+    index[pid] = k
+    stripped[pid.strip()] = pid
+
+
 def _product_list(ck: _Checker, products: Any) -> tuple:
     """Ids, id → position and the numeric columns of the JSON ``products`` list."""
     if not isinstance(products, list):
@@ -403,6 +453,7 @@ def _product_list(ck: _Checker, products: Any) -> tuple:
     if not products:
         ck.fail("products", "must not be empty")
     index: dict[str, int] = {}
+    stripped: dict[str, str] = {}
     required = set(_PRODUCT_REQUIRED)
     allowed = set(_PRODUCT_KEYS)
     for k, p in enumerate(products):
@@ -410,12 +461,7 @@ def _product_list(ck: _Checker, products: Any) -> tuple:
             ck.fail(f"products[{k}]", f"must be an object, got {_type_name(p)}")
         if not (required <= p.keys() <= allowed):
             ck.keys(p, _PRODUCT_KEYS, _PRODUCT_REQUIRED, f"products[{k}]")
-        pid = p["id"]
-        if not isinstance(pid, str) or not pid:
-            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
-        if pid in index:
-            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
-        index[pid] = k
+        _add_id(ck, k, p["id"], index, stripped)
     ids = tuple(index)
 
     price = ck.column([p["price"] for p in products], "products[{}].price")
@@ -454,12 +500,9 @@ def _product_columns(ck: _Checker, cols: dict[str, Any]) -> tuple:
         ck.fail("products", "must not be empty")
     ids = tuple(raw.tolist())
     index: dict[str, int] = {}
+    stripped: dict[str, str] = {}
     for k, pid in enumerate(ids):
-        if not pid:
-            ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
-        if pid in index:
-            ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
-        index[pid] = k
+        _add_id(ck, k, pid, index, stripped)
     zeros = np.zeros(n)
     columns = [
         _numeric_column(ck, cols[key], f"products[{{}}].{key}", n) if key in cols else zeros.copy()

@@ -17,30 +17,81 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .exceptions import InstanceError
+from .exceptions import InstanceError, OptionError
 
-__all__ = ["read_json", "write_json_atomic", "write_json_or_stdout", "dumps"]
+__all__ = [
+    "check_output",
+    "default_mode",
+    "dumps",
+    "parse_json",
+    "read_json",
+    "write_json_atomic",
+    "write_json_or_stdout",
+]
 
 _WIDTH = 100  # a container whose one-line form fits within this width stays on one line
 
 
 class _BadLiteral(ValueError):
-    pass
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
-def _reject_constant(name: str) -> Any:
-    raise _BadLiteral(f"{name} is not allowed: all numbers must be finite")
+class _Constant:
+    """Stands for a ``NaN``/``Infinity`` literal until its place in the document is known."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d = dict(pairs)
-    if len(d) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _BadLiteral(f"duplicate key {key!r} in an object")
-            seen.add(key)
-    return d
+class _DupDict(dict):  # type: ignore[type-arg]
+    """An object that repeated ``key``; kept until its place in the document is known."""
+
+    dup: str = ""
+
+
+class _Hooks:
+    """Parse hooks that remember a bad literal or a repeated key, so that the error can name
+    the field where it sits (``products[2].price``), found by one walk after the parse."""
+
+    def __init__(self) -> None:
+        self.bad = False
+
+    def constant(self, name: str) -> Any:
+        self.bad = True
+        return _Constant(name)
+
+    def pairs(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(pairs)
+        if len(d) != len(pairs):
+            seen: set[str] = set()
+            for key, _ in pairs:
+                if key in seen:
+                    self.bad = True
+                    out = _DupDict(d)
+                    out.dup = key
+                    return out
+                seen.add(key)
+        return d
+
+
+def _find_bad(obj: Any, path: str = "") -> tuple[str, str]:
+    """(field, message) of the first bad literal or repeated key in ``obj``."""
+    stack: list[tuple[Any, str]] = [(obj, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, _Constant):
+            return where, f"invalid JSON: {node.name} is not allowed: all numbers must be finite"
+        if isinstance(node, _DupDict):
+            field = f"{where}.{node.dup}" if where else node.dup
+            return field, f"invalid JSON: duplicate key {node.dup!r} in an object"
+        if isinstance(node, dict):
+            items = [(v, f"{where}.{k}" if where else str(k)) for k, v in node.items()]
+            stack.extend(reversed(items))
+        elif isinstance(node, list):
+            stack.extend(reversed([(v, f"{where}[{i}]") for i, v in enumerate(node)]))
+    return "", "invalid JSON: a NaN/Infinity literal or a repeated key"
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
@@ -62,18 +113,28 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InstanceError("", "is a directory, not a file", source) from None
     except OSError as exc:
         raise InstanceError("", f"cannot read file: {exc.strerror or exc}", source) from None
+    return parse_json(raw, source)
+
+
+def parse_json(raw: bytes | str, source: str | None, prefix: str = "") -> Any:
+    """Parse JSON text strictly (no ``NaN``/``Infinity``, no repeated key); errors are one
+    `InstanceError` naming ``source`` and the field (under ``prefix``, e.g. ``header``)."""
+    hooks = _Hooks()
     try:
-        return json.loads(raw, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        obj = json.loads(raw, parse_constant=hooks.constant, object_pairs_hook=hooks.pairs)
+        if hooks.bad:
+            raise _BadLiteral(*_find_bad(obj, prefix))
+        return obj
     except json.JSONDecodeError as exc:
         raise InstanceError(
-            "", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source
+            prefix, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source
         ) from None
     except _BadLiteral as exc:
-        raise InstanceError("", f"invalid JSON: {exc}", source) from None
+        raise InstanceError(exc.field, str(exc), source) from None
     except UnicodeDecodeError:
-        raise InstanceError("", "invalid JSON: not UTF-8 text", source) from None
+        raise InstanceError(prefix, "invalid JSON: not UTF-8 text", source) from None
     except RecursionError:
-        raise InstanceError("", "invalid JSON: nested too deeply", source) from None
+        raise InstanceError(prefix, "invalid JSON: nested too deeply", source) from None
 
 
 def _is_scalar(obj: Any) -> bool:
@@ -126,7 +187,7 @@ def dumps(obj: Any) -> str:
     return "".join(out)
 
 
-def _default_mode() -> int:
+def default_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
@@ -140,12 +201,15 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     file gets the permissions of the file it replaces, or the usual ones for a new file.
     """
     text = dumps(obj)
-    target = Path(path)
+    # a symlink is written through (its target is replaced), never replaced by a file
+    target = Path(os.path.realpath(path))
+    if target.exists() and not _writable(target):
+        raise PermissionError(f"{path}: the file is write-protected")
     directory = target.parent if str(target.parent) else Path(".")
     try:
         mode = target.stat().st_mode & 0o777
     except OSError:
-        mode = _default_mode()
+        mode = default_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -160,6 +224,48 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
         except OSError:
             pass
         raise
+
+
+def _writable(path: Path) -> bool:
+    # the mode bits too: root passes os.access on a file its owner write-protected
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
+def check_output(
+    path: str | os.PathLike[str] | None,
+    inputs: tuple[str | os.PathLike[str], ...] = (),
+    flag: str = "--output",
+) -> None:
+    """Refuse, before any work, an output file that could not be written or must not be.
+
+    ``None`` and ``"-"`` (standard output) pass. Symlinks and ``..`` are resolved first.
+
+    Raises
+    ------
+    OptionError
+        The path is one of ``inputs`` (the same file, by any name), a directory, in a directory
+        that does not exist or cannot be written, or an existing write-protected file.
+    """
+    if path is None or str(path) == "-":
+        return
+    shown = str(path)
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise OptionError(f"{flag} {shown}: is a directory, not a file")
+    for src in inputs:
+        try:
+            same = real.exists() and os.path.samefile(real, src)
+        except OSError:
+            same = False
+        if same or real == Path(os.path.realpath(src)):
+            raise OptionError(f"{flag} {shown}: is the input file {src}; choose another name")
+    parent = real.parent
+    if not parent.is_dir():
+        raise OptionError(f"{flag} {shown}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OptionError(f"{flag} {shown}: directory {parent} is not writable")
+    if real.exists() and not _writable(real):
+        raise OptionError(f"{flag} {shown}: the file is write-protected")
 
 
 def write_json_or_stdout(path: str | os.PathLike[str] | None, obj: Any) -> None:

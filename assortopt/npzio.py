@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .exceptions import InstanceError
-from .jsonio import _default_mode, _no_duplicates, _reject_constant
+from .jsonio import default_mode, parse_json
 
 __all__ = ["is_npz", "read_npz", "write_npz_atomic"]
 
@@ -54,14 +54,7 @@ def read_npz(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InstanceError("", f"cannot read NPZ file: {exc}", source) from None
     if "header" not in arrays:
         raise InstanceError("header", "missing (the JSON header of an .npz instance)", source)
-    try:
-        header = json.loads(
-            str(arrays.pop("header")),
-            parse_constant=_reject_constant,
-            object_pairs_hook=_no_duplicates,
-        )
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise InstanceError("header", f"invalid JSON: {exc}", source) from None
+    header = parse_json(str(arrays.pop("header")), source, "header")
     if not isinstance(header, dict):
         raise InstanceError("header", "must be a JSON object", source)
     for key in ("products", "transitions"):
@@ -99,7 +92,7 @@ def write_npz_atomic(path: str | os.PathLike[str], d: dict[str, Any]) -> None:
     try:
         mode = target.stat().st_mode & 0o777
     except OSError:
-        mode = _default_mode()
+        mode = default_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:

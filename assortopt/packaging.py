@@ -98,6 +98,10 @@ class Solution:
         ]
         if self.plan.objective is not None:
             lines.append(f"  in-sample objective {self.plan.objective:.4f}")
+        if self.plan.bound is not None or self.plan.gap is not None:
+            bound = "none" if self.plan.bound is None else f"{self.plan.bound:.4f}"
+            gap = "unknown" if self.plan.gap is None else f"{100 * self.plan.gap:.2f}%"
+            lines.append(f"  proven bound {bound}, gap {gap}")
         if self.evaluation is not None:
             ev = self.evaluation
             pct = (

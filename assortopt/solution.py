@@ -99,3 +99,22 @@ def write_solution(path: str | os.PathLike[str] | None, data: dict[str, Any]) ->
     ``Formulation.solution``). Raises ``OSError`` when the file cannot be written.
     """
     write_json_or_stdout(path, data)
+
+
+def violations(inst: Instance, stock: np.ndarray, data: dict[str, Any] | None = None) -> list[str]:
+    """What is wrong with planning ``stock`` for ``inst``: each broken constraint
+    (``max_products``, ``budget``) and, given the solution file's ``data``, an ``instance`` name
+    other than ``inst.name``; one sentence each, empty when nothing is (``evaluate`` warns)."""
+    out = []
+    q = np.asarray(stock, dtype=np.int64)
+    stocked = int((q > 0).sum())
+    if inst.max_products is not None and stocked > inst.max_products:
+        out.append(f"the plan stocks {stocked} products, above max_products {inst.max_products}")
+    if inst.budget is not None:
+        spend = float(inst.cost @ q)
+        if spend > inst.budget * (1 + 1e-9) + 1e-9:
+            out.append(f"the plan costs {spend:g}, above the budget {inst.budget:g}")
+    named = (data or {}).get("instance")
+    if isinstance(named, str) and inst.name and named != inst.name:
+        out.append(f"the solution was written for instance {named!r}, not {inst.name!r}")
+    return out

@@ -8,7 +8,8 @@ register themselves with ``@register("name")``; importing `assortopt.methods.all
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..plan import Plan
 from ..solver import SolverOptions, time_left
-from ..solver.status import ERROR, OPTIMAL
+from ..solver.status import ERROR, FEASIBLE, OPTIMAL, Termination, holds_plan
+from .params import Check, check_params
 
 __all__ = [
     "METHODS",
@@ -31,6 +33,9 @@ __all__ = [
     "list_methods",
     "register",
     "start_plan",
+    "stopped_before",
+    "time_is_up",
+    "too_big_for",
     "time_left",
 ]
 
@@ -70,21 +75,25 @@ Method = Callable[[Instance, PlanRequest], Plan]
 METHODS: dict[str, Method] = {}
 
 
-def register(name: str, params: tuple[str, ...] = ()) -> Callable[[Method], Method]:
-    """Register a method under ``name``; ``params`` lists the method-specific keys it accepts."""
+def register(
+    name: str, params: tuple[str, ...] | Mapping[str, Check] = ()
+) -> Callable[[Method], Method]:
+    """Register a method under ``name``; ``params`` lists the method-specific keys it accepts,
+    or maps each key to its declared type and range (`assortopt.methods.params`), checked and
+    converted before the method runs."""
+    names = tuple(params)
 
     def deco(fn: Method) -> Method:
-        fn.accepted_params = params  # type: ignore[attr-defined]
+        fn.accepted_params = names  # type: ignore[attr-defined]
 
         def checked(inst: Instance, req: PlanRequest) -> Plan:
-            unknown = sorted(set(req.params) - set(params))
-            if unknown:
-                raise OptionError(f"method {name!r} does not take option(s) {', '.join(unknown)}")
+            req = dataclasses.replace(req, params=check_params(name, params, req.params))
             return fn(inst, req)
 
         checked.__doc__ = fn.__doc__
         checked.__name__ = fn.__name__
-        checked.accepted_params = params  # type: ignore[attr-defined]
+        checked.accepted_params = names  # type: ignore[attr-defined]
+        checked.param_checks = params  # type: ignore[attr-defined]
         METHODS[name] = checked
         return fn
 
@@ -117,7 +126,9 @@ def start_plan(
 
     Every method that warm-starts from another goes through here: the start runs with the
     caller's seed and scenarios, no method options, and half of the caller's time limit (its
-    time counts against the caller's limit; see `time_left`).
+    time counts against the caller's limit; see `time_left`). A start that fails (status
+    ``error`` or ``infeasible``) gives None and a label saying so: its empty stock never
+    stands in for a plan.
     """
     if start is None or (isinstance(start, str) and start.lower() == "none"):
         return None, "none"
@@ -128,7 +139,12 @@ def start_plan(
     sub = dataclasses.replace(
         req, params={}, write_model=None, options=time_left(req.options, t0, 0.5)
     )
-    return fn(inst, sub), name
+    plan = fn(inst, sub)
+    if not holds_plan(plan.status):
+        # a failed start is no start: its empty stock must not stand in for a plan
+        why = plan.message or plan.termination.value
+        return None, f"{name} failed ({plan.termination.value}: {why}); no start"
+    return plan, name
 
 
 def bound_failed(bound: LPBound) -> Plan | None:
@@ -143,3 +159,51 @@ def bound_failed(bound: LPBound) -> Plan | None:
         message=bound.message or f"LP bound: {bound.status}",
         termination=bound.termination,
     )
+
+
+def time_is_up(options: SolverOptions, t0: float) -> bool:
+    """Whether the time limit of ``options`` (counted from ``t0``, perf_counter) is spent."""
+    return options.time_limit is not None and time.perf_counter() - t0 >= options.time_limit
+
+
+def stopped_before(inst: Instance, stock: np.ndarray | None, label: str, phase: str) -> Plan:
+    """The answer when the time limit runs out before ``phase`` starts: the warm start's plan
+    (``feasible``, termination ``time_limit``) if there is one within the constraints, else
+    ``error`` with termination ``time_limit``; the message says which."""
+    from ..solution import violations
+
+    if stock is not None and not violations(inst, stock):
+        return Plan(
+            np.asarray(stock, np.int64),
+            status=FEASIBLE,
+            message=f"time limit reached before {phase}: the plan of the warm start ({label})",
+            termination=Termination.TIME_LIMIT,
+        )
+    return Plan(
+        np.zeros(inst.n, np.int64),
+        status=ERROR,
+        message=f"time limit reached before {phase}, and no warm-start plan ({label})",
+        termination=Termination.TIME_LIMIT,
+    )
+
+
+#: Seconds per constraint-matrix entry HiGHS spends setting a model up (IPX preprocessing, MIP
+#: data structures) before it first asks its interrupt callback: measured 4e-6 on a loaded
+#: 2-core machine (3.9M entries: 16 s), half that used here. That setup cannot be interrupted,
+#: so a method does not start a solve that could not even get set up in the time left.
+HIGHS_SETUP_S_PER_ENTRY = 2e-6
+
+
+def too_big_for(options: SolverOptions, t0: float, entries: int) -> str | None:
+    """Why a HiGHS solve of a model with ``entries`` matrix entries should not start with the
+    time left of ``options`` (from ``t0``), or None when it may."""
+    if options.time_limit is None:
+        return None
+    left = options.time_limit - (time.perf_counter() - t0)
+    need = HIGHS_SETUP_S_PER_ENTRY * entries
+    if need > left:
+        return (
+            f"HiGHS's uninterruptible setup of {entries:,} matrix entries takes about "
+            f"{need:.1f} s, more than the {max(left, 0.0):.1f} s left"
+        )
+    return None

@@ -17,15 +17,18 @@ rounding drop products whose fixed cost is not earned.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
-from ..solver.status import ERROR, HEURISTIC, OPTIMAL
-from .base import Plan, PlanRequest, bound_failed, register
+from ..solver.status import ERROR, HEURISTIC, OPTIMAL, Termination
+from .base import Plan, PlanRequest, bound_failed, register, time_left
 from .heuristic import _round, pooled_probabilities
 from .local_search import improve, planning_stream
+from .params import choice, int_ge
 from .rounding import (
     PooledDemand,
     enforce_max_products,
@@ -75,10 +78,14 @@ def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     )
 
 
-@register("fluid", params=("rounding",))
+@register("fluid", params={"rounding": choice("floor", "nearest")})
 def fluid(inst: Instance, req: PlanRequest) -> Plan:
     """Fluid stock on S*: q_j = ⌊T·P_{j,S*}⌋ (``rounding="floor"``, default) or the nearest integer
-    (``"nearest"``); E[T] for Poisson customers."""
+    (``"nearest"``); E[T] for Poisson customers. A product whose fluid margin (r_j − c_j)·q_j does
+    not cover its fixed cost is not stocked; then ``max_products`` and the budget cut the plan.
+    The objective is the fluid profit of the plan returned: Σ (r − v)·min(T·P_j, q_j) − (c − v)·q_j
+    − f_j·[q_j > 0], demand at its mean (no stock-outs from randomness, so it may exceed the
+    expected profit)."""
     rule = str(req.param("rounding", "floor"))
     if rule not in ("floor", "nearest"):
         raise OptionError(f"fluid: rounding must be 'floor' or 'nearest', got {rule!r}")
@@ -88,39 +95,65 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     mean = float(inst.customers_mean) * pooled_probabilities(inst, s)
     q = _round(mean, rule)
     q[~(s & (inst.price > inst.cost))] = 0
-    exp_margin = (inst.price - inst.cost) * np.minimum(mean, q)
+    # fixed costs: a product whose fluid margin does not cover its fixed cost is not stocked
+    q[(inst.price - inst.cost) * np.minimum(mean, q) <= inst.fixed_cost] = 0
+    exp_margin = (inst.price - inst.cost) * np.minimum(mean, q) - inst.fixed_cost * (q > 0)
     q = enforce_max_products(inst.replace(budget=None), q, exp_margin)
     q = scale_to_budget(inst, q)
+    # the objective is the fluid profit of the plan returned (after the constraints cut it)
+    value = (
+        (inst.price - inst.salvage) * np.minimum(mean, q)
+        - (inst.cost - inst.salvage) * q
+        - inst.fixed_cost * (q > 0)
+    )
     return Plan(
         q,
         status=HEURISTIC,
-        objective=float(exp_margin[q > 0].sum()),
+        objective=float(value.sum()),
         message=f"fluid plan on S* ({rule}), |S*| = {int(s.sum())}",
         extra={"s_star": int(s.sum())},
     )
 
 
 def round_saa_stock(
-    inst: Instance, x: np.ndarray, rule: str, scenarios: int, seed: int, lp_objective: float
-) -> tuple[np.ndarray, float]:
+    inst: Instance,
+    x: np.ndarray,
+    rule: str,
+    scenarios: int,
+    seed: int,
+    lp_objective: float,
+    time_limit: float | None = None,
+) -> tuple[np.ndarray, float, bool]:
     """Integer stock from the SAA-LP's fractional stock ``x``, as ``saa-lp-all`` rounds it.
 
     ``"simulate"``: start from the nearest integers and improve each product between floor and
     ceiling on ``scenarios`` simulated seasons from ``seed`` (objective: their mean profit);
     ``"nearest"`` / ``"floor"``: round, then drop units until the budget holds (objective: the
     LP's, ``lp_objective``). Also the rounding of ``saa-lp-all`` under MPI (`assortopt.mpi`).
+    The third value says whether the simulated search stopped at ``time_limit``.
     """
     if rule == "simulate":
         stream = planning_stream(inst, scenarios, seed)
         lo = np.floor(x + 1e-9).astype(np.int64)
         hi = np.ceil(x - 1e-9).astype(np.int64)
-        r = improve(inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0)
-        return r.stock, r.objective
+        r = improve(
+            inst,
+            _round(x, "nearest"),
+            stream,
+            lo=lo,
+            hi=hi,
+            candidates=hi > 0,
+            time_limit=time_limit,
+        )
+        return r.stock, r.objective, r.stopped == "time-limit"
     q = _round(x, rule)
-    return fit_budget(inst, q, value=(inst.price - inst.cost) * q), lp_objective
+    return fit_budget(inst, q, value=(inst.price - inst.cost) * q), lp_objective, False
 
 
-@register("saa-lp-all", params=("rounding", "lp_scenarios"))
+@register(
+    "saa-lp-all",
+    params={"rounding": choice("simulate", "nearest", "floor"), "lp_scenarios": int_ge(1)},
+)
 def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     """The SAA-LP over every product, no assortment step (Gallego–Kim style), on
     ``lp_scenarios`` (default ``req.scenarios``) scenarios of first choices, then the heuristic's
@@ -129,6 +162,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     from ..models.saa_lp import solve_saa_lp
     from ..models.scenario_data import first_choice_counts
 
+    t0 = time.perf_counter()
     rule = str(req.param("rounding", "simulate"))
     if rule not in ("simulate", "nearest", "floor"):
         raise OptionError(
@@ -138,7 +172,14 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
     if k_lp < 1:
         raise OptionError(f"saa-lp-all: lp_scenarios must be >= 1, got {k_lp}")
     counts = first_choice_counts(inst, None, k_lp, req.seed)
-    res = solve_saa_lp(inst, counts, None, req.options)
+    if req.options.time_limit is not None and time.perf_counter() - t0 >= req.options.time_limit:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=ERROR,
+            message="SAA-LP: time limit reached while drawing the scenarios",
+            termination=Termination.TIME_LIMIT,
+        )
+    res = solve_saa_lp(inst, counts, None, time_left(req.options, t0))
     extra = {"saa_status": res.status, "saa_objective": res.objective, "saa_s": res.time_s}
     if res.status != OPTIMAL:
         return Plan(
@@ -149,6 +190,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
             termination=res.termination,
         )
     x = res.stock_frac
+    term = Termination.HEURISTIC_DONE
     c = inst.max_products
     if c is not None and int((x > 1e-9).sum()) > c:
         # keep the C products with the largest LP profit contribution and solve again on them
@@ -160,7 +202,7 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
         keep = np.zeros(inst.n, bool)
         keep[idx[np.argsort(-contrib[idx], kind="stable")[:c]]] = True
         counts = first_choice_counts(inst, keep, k_lp, req.seed)
-        res = solve_saa_lp(inst, counts, keep, req.options)
+        res = solve_saa_lp(inst, counts, keep, time_left(req.options, t0))
         extra.update(saa2_status=res.status, saa2_objective=res.objective)
         if res.status != OPTIMAL:
             return Plan(
@@ -171,11 +213,17 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
                 termination=res.termination,
             )
         x = np.where(keep, res.stock_frac, 0.0)
-    q, obj = round_saa_stock(inst, x, rule, req.scenarios, req.seed, res.objective)
+    q, obj, cut = round_saa_stock(
+        inst, x, rule, req.scenarios, req.seed, res.objective, time_left(req.options, t0).time_limit
+    )
+    if cut:
+        term = Termination.TIME_LIMIT
     return Plan(
         q,
         status=HEURISTIC,
         objective=obj,
-        message="SAA-LP over all products, rounded",
+        message="SAA-LP over all products, rounded"
+        + ("; the time limit cut the rounding short" if term is Termination.TIME_LIMIT else ""),
         extra=extra,
+        termination=term,
     )

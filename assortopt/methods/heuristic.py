@@ -33,9 +33,11 @@ from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver import SolverOptions
-from ..solver.status import HEURISTIC, OPTIMAL
-from .base import Plan, PlanRequest, bound_failed, register
+from ..solver.status import HEURISTIC, OPTIMAL, Termination
+from .base import Plan, PlanRequest, bound_failed, register, time_is_up, time_left
+from .empty import constraint_empties
 from .local_search import improve, planning_stream
+from .params import boolean, choice, float_gt, float_in, int_ge, optional
 from .rounding import (
     PooledDemand,
     critical_ratio,
@@ -44,24 +46,25 @@ from .rounding import (
     newsvendor_value,
 )
 
-PARAMS = (
-    "tail",
-    "tail_step",
-    "quantities",
-    "saa_max_products",
-    "saa_time_limit",
-    "rounding",
-    "window",
-    "add_back",
-    "max_sweeps",
-    "max_rounds",
-)
 QUANTITIES = ("auto", "saa-lp", "spill", "newsvendor")
 #: ``quantities="auto"``: the SAA-LP while the kept set has at most this many products, else the
 #: spill newsvendor. A size rule, not a clock, so the same request gives the same plan on any
 #: machine (measured: |S| = 189 solves in 3-6 s, |S| = 1,453 not in 30 s; models/saa_lp.md).
 SAA_MAX_PRODUCTS = 1000
 ROUNDINGS = ("simulate", "nearest", "floor", "ceil")
+#: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
+PARAMS = {
+    "tail": choice("repool", "none"),
+    "tail_step": float_in(0.0, 1.0),
+    "quantities": choice(*QUANTITIES),
+    "saa_max_products": int_ge(0),
+    "saa_time_limit": optional(float_gt(0.0)),
+    "rounding": choice(*ROUNDINGS),
+    "window": int_ge(0),
+    "add_back": boolean,
+    "max_sweeps": int_ge(1),
+    "max_rounds": int_ge(1),
+}
 
 
 def pooled_probabilities(inst: Instance, mask: np.ndarray) -> np.ndarray:
@@ -93,6 +96,7 @@ def prune_tail(
     mode: str = "repool",
     step: float = 0.5,
     max_iter: int = 200,
+    deadline: float | None = None,
 ) -> Pruning:
     """Shrink a product set until every product left is worth stocking on its pooled demand.
 
@@ -114,6 +118,9 @@ def prune_tail(
         the group's demand.
     max_iter
         Cap on re-pooling iterations.
+    deadline
+        A `time.perf_counter` instant after which no further iteration starts (the set kept so
+        far is returned; the caller's time limit).
 
     ``max_products`` C: while more than C products are left, drop the lowest-newsvendor-value
     products (a ``step`` fraction of the excess at a time), re-pooling in between.
@@ -130,6 +137,8 @@ def prune_tail(
     history = [int(keep.sum())]
     demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
     while it < max_iter:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
         it += 1
         q = np.where(keep, demand.quantile(ratio), 0)
         value = np.where(keep, newsvendor_value(inst, demand, q), 0.0)
@@ -154,6 +163,39 @@ def prune_tail(
         history.append(int(keep.sum()))
         demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
     return Pruning(keep, demand, it, dropped_tail, dropped_cap, history)
+
+
+#: How many products `best_single` tries (largest first-choice margin first): each try is a
+#: pooled-probability solve, so the fallback stays cheap on large catalogues.
+SINGLE_TRIES = 20
+
+
+def best_single(inst: Instance, s_star: np.ndarray, tries: int = SINGLE_TRIES) -> int | None:
+    """The product that, stocked alone, has the best pooled-newsvendor profit (> 0), or None.
+
+    Re-pooling can empty the kept set when demand is tiny (T = 1: no product reaches its critical
+    ratio while the others take their customers). Alone, product j gets every customer whose
+    walk reaches it, so this is what a newsvendor on pooled demand would stock; the budget caps
+    the units. Tries the ``tries`` products of S* with the largest λ_j·(r_j − c_j).
+    """
+    cand = np.flatnonzero(np.asarray(s_star, bool) & (inst.price > inst.cost))
+    if not len(cand):
+        return None
+    score = inst.arrival[cand] * (inst.price - inst.cost)[cand]
+    cand = cand[np.argsort(-score, kind="stable")[:tries]]
+    ratio = critical_ratio(inst)
+    best, best_val = None, 0.0
+    for j in cand:
+        mask = np.zeros(inst.n, bool)
+        mask[j] = True
+        demand = PooledDemand.of(inst, pooled_probabilities(inst, mask))
+        q = np.where(mask, demand.quantile(ratio), 0)
+        if inst.budget is not None and inst.cost[j] > 0:
+            q[j] = min(q[j], int(np.floor(inst.budget / inst.cost[j] + 1e-9)))
+        val = float(newsvendor_value(inst, demand, q)[j])
+        if q[j] > 0 and val > best_val + 1e-12:
+            best, best_val = int(j), val
+    return best
 
 
 def _quantities(
@@ -181,6 +223,7 @@ def _quantities(
     opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
     res = solve_saa_lp(inst, counts, keep, opts)
     info.update(
+        saa_termination=res.termination.value,
         saa_status=res.status,
         saa_objective=res.objective,
         saa_s=res.time_s,
@@ -259,7 +302,8 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
       ``"saa-lp"`` while the kept set has at most ``saa_max_products`` products, else
       ``"spill"``.
     * ``saa_max_products`` [1000]: the size limit of ``"auto"`` (`SAA_MAX_PRODUCTS`).
-    * ``saa_time_limit`` [req.options.time_limit]: seconds per SAA-LP solve; without an optimum
+    * ``saa_time_limit`` [what is left of req.options.time_limit]: seconds per SAA-LP solve
+      (never more than the time left); without an optimum
       (gap ≤ 1e-4) in time, or at the decomposition's iteration limit, the ``"spill"`` stock is
       used (the documented fallback; ``extra`` records it as ``round1_saa_fallback``).
     * ``rounding`` ["simulate"]: start from the nearest integer, then unit moves within
@@ -292,17 +336,31 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     max_saa = int(req.param("saa_max_products", SAA_MAX_PRODUCTS))
     if window < 0 or max_rounds < 1 or max_sweeps < 1:
         raise OptionError("heuristic: window must be >= 0, max_rounds and max_sweeps >= 1")
-    saa_tl = req.param("saa_time_limit", req.options.time_limit)
-    saa_tl = None if saa_tl is None else float(saa_tl)
+    saa_tl = req.param("saa_time_limit", None)
+    limit = req.options.time_limit
+    deadline = None if limit is None else t0 + limit
+    cut: list[str] = []  # phases the time limit cut short (termination time_limit)
 
+    empty = constraint_empties(inst)
+    if empty is not None:  # a constraint alone empties the plan: say so, solve nothing
+        return Plan(np.zeros(inst.n, np.int64), status=HEURISTIC, objective=0.0, message=empty)
     bound = lp_bound(inst, req.options)
     failed = bound_failed(bound)
     if failed is not None:
         return failed
     s_star = np.asarray(bound.offered, dtype=bool)
     t_bound = time.perf_counter() - t0
-    pr = prune_tail(inst, s_star, tail, step)
+    pr = prune_tail(inst, s_star, tail, step, deadline=deadline)
+    if time_is_up(req.options, t0):
+        cut.append("re-pooling")
     keep = pr.keep
+    if inst.max_products is not None and keep.sum() > inst.max_products:
+        # re-pooling was cut before it reached max_products: keep the C best on pooled demand
+        q_nv = np.where(keep, pr.demand.quantile(critical_ratio(inst)), 0)
+        value = np.where(keep, newsvendor_value(inst, pr.demand, q_nv), -np.inf)
+        top = np.argsort(-value, kind="stable")[: inst.max_products]
+        keep = np.zeros(inst.n, bool)
+        keep[top] = True
     extra: dict[str, Any] = {
         "s_star": int(s_star.sum()),
         "kept": int(keep.sum()),
@@ -312,15 +370,20 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         "prune_s": time.perf_counter() - t0 - t_bound,
     }
     if not keep.any():
-        return Plan(
-            np.zeros(inst.n, np.int64),
-            status=HEURISTIC,
-            objective=0.0,
-            message="no product is worth stocking",
-            extra=extra,
-        )
+        single = best_single(inst, s_star)
+        if single is None:
+            return Plan(
+                np.zeros(inst.n, np.int64),
+                status=HEURISTIC,
+                objective=0.0,
+                message="no product is worth stocking",
+                extra=extra,
+            )
+        keep = np.zeros(inst.n, bool)
+        keep[single] = True
+        extra.update(kept=1, fallback=f"best single product {inst.ids[single]}")
 
-    stream = planning_stream(inst, req.scenarios, req.seed) if rule == "simulate" else None
+    stream = None  # the simulated seasons, drawn when the simulated rounding first runs
     best_q = np.zeros(inst.n, np.int64)
     best = -np.inf
     sim_s = 0.0
@@ -329,12 +392,26 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         mode = qmode
         if qmode == "auto":
             mode = "saa-lp" if keep.sum() <= max_saa else "spill"
-        x, info = _quantities(inst, keep, demand, req, mode, req.seed + rnd - 1, saa_tl)
+        if mode == "saa-lp" and time_is_up(req.options, t0):
+            mode = "spill"  # no time left for an LP: the documented fallback
+            cut.append("quantities (spill instead of the SAA-LP)")
+        tl = time_left(req.options, t0).time_limit
+        if saa_tl is not None:
+            tl = float(saa_tl) if tl is None else min(float(saa_tl), tl)
+        x, info = _quantities(inst, keep, demand, req, mode, req.seed + rnd - 1, tl)
+        if info.get("saa_fallback") and info.get("saa_termination") == "time_limit":
+            cut.append("SAA-LP (spill stock instead)")
         if rnd == 1:
             extra["quantities"] = mode
         extra.update({f"round{rnd}_{k}": v for k, v in info.items()})
-        if rule == "simulate":
+        simulated = rule == "simulate"
+        if simulated and time_is_up(req.options, t0):
+            simulated = False  # no time left to simulate: nearest rounding, budget repaired
+            cut.append("rounding (nearest instead of simulated)")
+        if simulated:
             ts = time.perf_counter()
+            if stream is None:
+                stream = planning_stream(inst, req.scenarios, req.seed)
             lo = np.maximum(np.floor(x + 1e-9).astype(np.int64) - window, 0)
             hi = np.where(keep, np.ceil(x - 1e-9).astype(np.int64) + window, 0)
             cand = keep.copy()
@@ -350,16 +427,21 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
                 hi=hi,
                 candidates=cand,
                 max_sweeps=max_sweeps,
+                time_limit=time_left(req.options, t0).time_limit,
             )
+            if res.stopped == "time-limit":
+                cut.append("rounding")
             q, obj = res.stock, res.objective
             sim_s += time.perf_counter() - ts
         else:
-            q = fit_budget(inst, _round(x, rule), demand=demand)
+            q = fit_budget(
+                inst, _round(x, "nearest" if rule == "simulate" else rule), demand=demand
+            )
             obj = info.get("saa_objective", float(newsvendor_value(inst, demand, q).sum()))
         if obj > best:
             best_q, best = q, obj
         stocked = q > 0
-        if np.array_equal(stocked, keep) or not stocked.any():
+        if np.array_equal(stocked, keep) or not stocked.any() or time_is_up(req.options, t0):
             break
         keep = stocked  # re-pool on the products actually stocked
     extra.update(
@@ -369,11 +451,15 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         simulate_s=sim_s,
         total_s=time.perf_counter() - t0,
     )
+    if cut:
+        extra["time_limit_cut"] = ", ".join(dict.fromkeys(cut))
     return Plan(
         best_q,
         status=HEURISTIC,
         objective=float(best),
         message=f"|S*| = {extra['s_star']}, kept {extra['kept']} after re-pooling, "
-        f"stocked {extra['stocked']} ({extra['quantities']}, {rule} rounding)",
+        f"stocked {extra['stocked']} ({extra['quantities']}, {rule} rounding)"
+        + (f"; the time limit cut short: {extra['time_limit_cut']}" if cut else ""),
         extra=extra,
+        termination=Termination.TIME_LIMIT if cut else Termination.HEURISTIC_DONE,
     )

@@ -28,9 +28,10 @@ from .._incremental import apply_move, build_trajectories, move_deltas
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
-from ..solver.status import HEURISTIC, Termination
+from ..solver.status import ERROR, HEURISTIC, Termination
 from ..streams import Stream
 from .base import Plan, PlanRequest, register, start_plan, time_left
+from .params import any_value, int_ge, method_name, words
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -299,6 +300,7 @@ class SearchResult:
 
 
 MOVES = ("up", "down", "drop")
+moves_list = words(*MOVES)
 
 
 def _generate(ev: CRNEvaluator, lo, hi, moves, spend, n_stocked) -> tuple[np.ndarray, np.ndarray]:
@@ -483,7 +485,15 @@ def planning_stream(inst: Instance, scenarios: int, seed: int, sampler: Any = No
 
 
 # ----------------------------------------------------------------------------- method
-@register("local-search", params=("start", "moves", "max_sweeps", "truth"))
+@register(
+    "local-search",
+    params={
+        "start": method_name,
+        "moves": moves_list,
+        "max_sweeps": int_ge(0),
+        "truth": any_value,
+    },
+)
 def local_search(inst: Instance, req: PlanRequest) -> Plan:
     """Start from another method's plan (``start``, default ``"heuristic"``) and apply ±1-unit,
     add and drop moves scored on ``req.scenarios`` fixed simulated seasons (common random
@@ -498,8 +508,14 @@ def local_search(inst: Instance, req: PlanRequest) -> Plan:
     if isinstance(moves, str):
         moves = tuple(m.strip() for m in moves.split(",") if m.strip())
     max_sweeps = int(req.param("max_sweeps", 1000))
-    plan0, _ = start_plan(inst, req, start_name, "local-search", t0)
-    assert plan0 is not None
+    plan0, label = start_plan(inst, req, start_name, "local-search", t0)
+    if plan0 is None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=ERROR,
+            message=f"local search: start {label}",
+            termination=Termination.ERROR,
+        )
     q0 = np.asarray(plan0.stock, dtype=np.int64)
     truth = req.param("truth", None)  # a choice model or its file: search under its customers
     if truth is not None:

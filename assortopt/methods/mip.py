@@ -42,17 +42,29 @@ from ..models.sample_path_mip import (
     solve_sample_path_mip,
 )
 from ..solver.status import INFEASIBLE, OPTIMAL, Termination
-from .base import Plan, PlanRequest, register, start_plan, time_left
-
-PARAMS = (
-    "formulation",
-    "start",
-    "candidates",
-    "min_stock",
-    "presolve",
-    "lp_first",
-    "unit_level",
+from .base import (
+    Plan,
+    PlanRequest,
+    register,
+    start_plan,
+    stopped_before,
+    time_is_up,
+    time_left,
+    too_big_for,
 )
+from .empty import constraint_empties
+from .params import any_value, auto_or_boolean, boolean, choice
+
+#: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
+PARAMS = {
+    "formulation": choice("strong", "bigm"),
+    "start": any_value,  # a method name, "none" or a plan {id: units}
+    "candidates": any_value,  # "margin", "all", a mask or ids (checked by the builder)
+    "min_stock": any_value,  # {id: units} (checked by `_min_stock`)
+    "presolve": choice("off", "on", "choose"),
+    "lp_first": boolean,
+    "unit_level": auto_or_boolean,
+}
 
 
 def _start_stock(
@@ -122,6 +134,22 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
         return plan_bnb(inst, req, lo, plan0, label, t0)
 
+    empty = constraint_empties(inst) if lo is None or not lo.any() else None
+    if empty is not None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=OPTIMAL,
+            objective=0.0,
+            bound=0.0,
+            gap=0.0,
+            message=empty,
+            termination=Termination.OPTIMAL,
+        )
+
+    # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
+    plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
+    if time_is_up(req.options, t0):
+        return stopped_before(inst, plan0, label, "the MIP")
     stream = sample_streams(inst, req.scenarios, req.seed)
     unit_level = req.param("unit_level", "auto")
     if isinstance(unit_level, str) and unit_level.lower() in ("true", "false"):
@@ -144,7 +172,6 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         "products_considered": len(f.info["products"]),
     }
     x0 = None
-    plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
     if plan0 is not None:
         x0 = complete_start(f, inst, plan0)
         extra["start"] = label
@@ -154,6 +181,11 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             extra["start"] = f"{label} (breaks a constraint; ignored)"
             x0 = None
 
+    if time_is_up(req.options, t0):  # building the model used up the limit
+        return stopped_before(inst, plan0, label, "the MIP solve")
+    why = too_big_for(req.options, t0, f.lp.A.nnz)
+    if why is not None:
+        return stopped_before(inst, plan0, label, f"the MIP solve ({why})")
     options = time_left(req.options, t0)
     if "presolve" not in options.highs:
         options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})

@@ -24,12 +24,24 @@ from ..instance import Instance
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
 from ..solver.status import OPTIMAL, Termination
-from .base import Plan, PlanRequest, bound_failed, register, start_plan, time_left
+from .base import (
+    Plan,
+    PlanRequest,
+    bound_failed,
+    register,
+    start_plan,
+    stopped_before,
+    time_is_up,
+    time_left,
+    too_big_for,
+)
+from .params import choice, method_name
 
 
-@register("spill-mip", params=("products", "start"))
+@register("spill-mip", params={"products": choice("all", "lp"), "start": method_name})
 def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     """Integer stock maximising the spill MIP's average profit over ``req.scenarios`` scenarios."""
+    t0 = time.perf_counter()  # the LP bound (products="lp") counts against the limit too
     which = req.param("products", "all")
     if which == "all":
         mask = None
@@ -51,20 +63,26 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
             )
     else:
         raise OptionError(f"spill-mip: products must be 'all' or 'lp', got {which!r}")
-    t0 = time.perf_counter()
+    # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
+    start_name = req.param("start", "heuristic")
+    plan0, label = start_plan(inst, req, start_name, "spill-mip", t0)
+    if time_is_up(req.options, t0):
+        return stopped_before(inst, None if plan0 is None else plan0.stock, label, "the MIP")
     counts = first_choice_counts(inst, mask, req.scenarios, req.seed)
     f = build_spill_mip(inst, counts, mask)
     start = None
-    start_name = req.param("start", "heuristic")
-    plan0, _ = start_plan(inst, req, start_name, "spill-mip", t0)
     if plan0 is not None:
         pos = np.asarray(f.info["products"])
         start = complete_start(f, np.asarray(plan0.stock)[pos])
         if not f.lp.is_feasible(start):  # e.g. the start breaks a constraint of the model
             start = None
-    info: dict[str, Any] = {"start": "none" if start is None else str(start_name)}
+    info: dict[str, Any] = {"start": label if start is None else str(start_name)}
     if start is not None:
         info["start_objective"] = f.lp.objective_value(start)
+    why = "" if time_is_up(req.options, t0) else too_big_for(req.options, t0, f.lp.A.nnz)
+    if why is not None:  # building the model used up the limit, or HiGHS could not start
+        stock0 = None if plan0 is None else plan0.stock
+        return stopped_before(inst, stock0, label, f"the MIP solve{f' ({why})' if why else ''}")
     res = f.solve(time_left(req.options, t0), start=start, write=req.write_model)
     if res.x is None:
         return Plan.from_result(np.zeros(inst.n, np.int64), res)

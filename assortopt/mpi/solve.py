@@ -152,7 +152,7 @@ def _saa_lp_plan(
         plan = get_method("saa-lp-all")(inst, req)
         plan.message += "; max_products binds: rounded by the single-process saa-lp-all"
         return plan
-    q, obj = round_saa_stock(inst, x, "simulate", scenarios, seed, float(res.objective or 0.0))
+    q, obj, _ = round_saa_stock(inst, x, "simulate", scenarios, seed, float(res.objective or 0.0))
     return Plan(q, status=HEURISTIC, objective=obj, termination=res.termination)
 
 

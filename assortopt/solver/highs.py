@@ -267,17 +267,22 @@ def run(h: Any, options: SolverOptions) -> None:
     run then ends with model status ``Interrupt``, which `from_highs` reports, and this
     function records the cause on ``h`` so `_collect` can call it a time limit.
     """
+    global _running, _interrupt_requested
     limit = options.time_limit
-    if limit is None:
+    if limit is None and not _watching:
         h.run()
         return
     import highspy
 
-    deadline = time.perf_counter() + limit * (1.0 + OVERRUN_GRACE) + 0.05
+    deadline = (
+        math.inf if limit is None else time.perf_counter() + limit * (1.0 + OVERRUN_GRACE) + 0.05
+    )
     fired: list[bool] = []
 
     def stop(kind: Any, message: str, data_out: Any, data_in: Any, user: Any) -> None:
-        if time.perf_counter() > deadline:
+        if _interrupt_requested:
+            data_in.user_interrupt = True
+        elif time.perf_counter() > deadline:
             data_in.user_interrupt = True
             if not fired:
                 fired.append(True)
@@ -287,12 +292,43 @@ def run(h: Any, options: SolverOptions) -> None:
     h.setCallback(stop, None)
     for k in kinds:
         h.startCallback(k)
+    _running += 1
     try:
         h.run()
     finally:
+        _running -= 1
         for k in kinds:
             h.stopCallback(k)
     h.assortopt_deadline_hit = bool(fired)
+    if _interrupt_requested and not _running:
+        _interrupt_requested = False
+        raise KeyboardInterrupt
+
+
+#: HiGHS runs in progress, and whether a signal asked them to stop (`request_interrupt`).
+_running = 0
+_interrupt_requested = False
+#: Whether runs without a time limit get the interrupt callback too (`watch_interrupts`).
+_watching = False
+
+
+def watch_interrupts(on: bool = True) -> None:
+    """Give every HiGHS run the interrupt callback, so `request_interrupt` can stop it (the
+    command line turns this on; a library caller without signal handlers need not pay for it)."""
+    global _watching
+    _watching = on
+
+
+def request_interrupt() -> bool:
+    """Ask the HiGHS run in progress to stop; it then raises ``KeyboardInterrupt`` once HiGHS
+    has returned. For a signal handler: while HiGHS runs, Python code runs only inside its
+    callbacks, where an exception cannot pass through HiGHS. False when no run is in progress
+    (the handler then raises ``KeyboardInterrupt`` itself)."""
+    global _interrupt_requested
+    if _running:
+        _interrupt_requested = True
+        return True
+    return False
 
 
 def _write_model(h: Any, path: str) -> None:

@@ -52,7 +52,9 @@ def solve_sample_path_mip(
     if not (lp_first and lp.is_mip and not f.materialised):
         return f.solve(options, start=start)
     relax = dataclasses.replace(lp, integer=None)
-    r = solve_lp(relax, dataclasses.replace(options, lp_method="ipm"))
+    # the relaxation gets half of the limit: HiGHS cannot be interrupted while it sets the MIP
+    # up, so a MIP started with a sliver of time left overruns it (README.md, "Time limits")
+    r = solve_lp(relax, time_left(dataclasses.replace(options, lp_method="ipm"), t0, 0.5))
     if r.status == INFEASIBLE:
         r.message = "the constraints admit no plan (HiGHS proved the relaxation infeasible)"
         r.extra["lp_first"] = True
