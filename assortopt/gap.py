@@ -23,9 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import OptionError
+from .exceptions import OptionError, SolverError
 from .instance import Instance
-from .solver import OPTIMAL, SolverOptions
+from .ranks import guarded
+from .solver import INFEASIBLE, OPTIMAL, SolverOptions
 
 __all__ = ["GAP_MODELS", "GapEstimate", "gap_ci", "replication_gap"]
 
@@ -136,9 +137,14 @@ def replication_gap(
     if "carry" in f.var_blocks:
         _fix(f.lp, f.var_blocks["carry"].cols.ravel(), (q > 0).astype(np.float64))
     r = f.solve(options)
-    if r.x is None or r.status != OPTIMAL:
+    if r.status == INFEASIBLE:
         raise OptionError(
             f"gap: the plan is infeasible in the {model} model (budget or max_products broken?)"
+        )
+    if r.x is None or r.status != OPTIMAL:
+        raise SolverError(
+            f"gap: valuing the plan in the {model} model stopped ({r.termination.value}: "
+            f"{r.message or r.engine_status}); raise --time-limit"
         )
     return float(z), float(r.objective) - excess, proven
 
@@ -196,10 +202,11 @@ def gap_ci(
         if "mpi4py.MPI" in sys.modules:
             comm = sys.modules["mpi4py.MPI"].COMM_WORLD
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
-    mine = [
-        (r, *replication_gap(inst, q, scenarios, _rep_seed(seed, r), model, options))
-        for r in range(rank, replications, size)
-    ]
+    with guarded(comm, "a gap replication"):  # a failing rank stops them all, with its line
+        mine = [
+            (r, *replication_gap(inst, q, scenarios, _rep_seed(seed, r), model, options))
+            for r in range(rank, replications, size)
+        ]
     if size > 1:
         parts = comm.gather(mine, root=0)
         if rank != 0:

@@ -16,6 +16,7 @@ PKG = Path(__file__).resolve().parents[1] / "assortopt"
 #: Layer of each top-level module or subpackage of assortopt, bottom (0) to top.
 LAYERS: dict[str, int] = {
     "exceptions": 0,
+    "ranks": 0,
     "rng": 0,
     "jsonio": 0,
     "instance": 0,

@@ -146,17 +146,48 @@ def test_lshaped_refuses_integer_recourse(tmp_path):
     assert "Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("decomposition", ["ph", "lshaped"])
-def test_failing_rank_aborts_with_a_message(tmp_path, decomposition):
+FAILING = ROOT / "tests" / "mpi_failing_rank.py"
+
+
+@pytest.mark.parametrize(("decomposition", "rank"), [("ph", 1), ("lshaped", 0)])
+def test_failing_rank_aborts_with_a_message(tmp_path, decomposition, rank):
     method = "saa-lp-all" if decomposition == "lshaped" else "spill-mip"
     p = _mpi(
+        str(rank), "scenarios",
         "solve", str(TINY), "--method", method, "--mpi", "--decomposition", decomposition,
         "--scenarios", "4", "--eval-reps", "0", "-o", str(tmp_path / "x.json"),
-        timeout=60, driver=ROOT / "tests" / "mpi_failing_rank.py",
+        timeout=60, driver=FAILING,
     )  # fmt: skip
     assert p.returncode != 0
-    assert "rank 1 of 2 failed" in p.stderr and "on purpose" in p.stderr
+    assert f"rank {rank} of 2 failed" in p.stderr and "on purpose" in p.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_failing_rank_aborts_gap(tmp_path, rank):
+    """One rank's replication fails: the job ends with its line, no rank waits in the gather."""
+    sol = tmp_path / "plan.json"
+    sol.write_text(json.dumps({"stock": {"p0001": 1}}))
+    p = _mpi(
+        str(rank), "gap",
+        "gap", str(TINY), str(sol), "--replications", "4", "--scenarios", "4",
+        timeout=60, driver=FAILING,
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert f"rank {rank} of 2 failed in a gap replication" in p.stderr
+    assert "on purpose" in p.stderr
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_failing_rank_aborts_bench(tmp_path, rank):
+    cfg = tmp_path / "mpi-tiny.toml"
+    cfg.write_text(BENCH)
+    p = _mpi(
+        str(rank), "bench", "bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"),
+        timeout=60, driver=FAILING,
+    )  # fmt: skip
+    assert p.returncode != 0
+    assert f"rank {rank} of 2 failed in the benchmark sweep" in p.stderr
 
 
 def test_bad_input_exits_2_once(tmp_path):

@@ -13,6 +13,7 @@ from ..instance import Instance
 from ..solver import ERROR, FEASIBLE, OPTIMAL, SolverOptions, gap_of
 from ..solver.status import Termination
 from . import contract
+from .comm import guarded
 from .result import MPIResult
 
 __all__ = ["run_wheel"]
@@ -102,10 +103,9 @@ def run_wheel(
         for i, x in enumerate(q):
             captured[str(i)] = float(x)
 
-    try:
+    # without an incumbent mpi-sppy calls no writer: `captured` stays empty (reported below)
+    with guarded(comm, "reading PH's first-stage solution"):
         wheel.write_first_stage_solution("unused.csv", first_stage_solution_writer=capture)
-    except RuntimeError:
-        pass  # no incumbent: reported below
     got = comm.gather(captured or None, root=0)
     inner = comm.bcast(wheel.BestInnerBound if comm.Get_rank() == 0 else None, root=0)
     outer = comm.bcast(wheel.BestOuterBound if comm.Get_rank() == 0 else None, root=0)

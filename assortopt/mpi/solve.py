@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import OptionError
+from ..exceptions import InstanceError, OptionError
 from ..instance import Instance, load_instance
 from ..solver import ERROR, FEASIBLE, HEURISTIC, OPTIMAL, SolverOptions
 from .comm import abort, agree, stdout_to_stderr
@@ -110,8 +110,10 @@ def solve_mpi(
             raise OptionError(f"--decomposition ph needs a multiple of 2 or 3 ranks, got {size}")
         prm = check_params(dict(params or {}))
         inst = load_instance(inst_path)
-    except (OptionError, Exception) as exc:  # noqa: BLE001  (input errors: agreed, then raised)
+    except (OptionError, InstanceError) as exc:  # input errors: agreed, then raised (exit 2)
         err = exc
+    except Exception as exc:  # noqa: BLE001  (anything else is a failure: every rank stops)
+        abort(comm, exc, "the set-up")
     agree(comm, err)
     path = str(Path(inst_path))
     kw = {"inst_path": path, "method": method, "num_scens": int(scenarios), "seed": int(seed)}

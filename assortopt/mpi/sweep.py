@@ -13,6 +13,7 @@ from typing import Any
 from ..bench.config import Cell, load_config
 from ..bench.executors import MPIExecutor
 from ..bench.store import RESULTS_CSV, canonical_order, prepare, write_cell
+from ..exceptions import InstanceError, OptionError
 from .comm import abort, agree
 
 __all__ = ["run_bench_mpi"]
@@ -47,15 +48,19 @@ def run_bench_mpi(
     try:
         cfg = load_config(config)
         cells = cfg.cells()
-    except Exception as exc:  # noqa: BLE001
+    except (OptionError, InstanceError) as exc:
         err = exc
+    except Exception as exc:  # noqa: BLE001  (not bad input: every rank stops)
+        abort(comm, exc, "reading the benchmark configuration")
     agree(comm, err)
     assert cfg is not None and cells is not None
     if rank == 0:
         try:
             done = prepare(out, cfg, cells, resume)
-        except Exception as exc:  # noqa: BLE001
+        except (OptionError, InstanceError) as exc:
             err = exc
+        except Exception as exc:  # noqa: BLE001
+            abort(comm, exc, "preparing the output directory")
     agree(comm, err if rank == 0 else None)
     done = comm.bcast(done, root=0)
     todo = [c for c in cells if c.key not in done]
