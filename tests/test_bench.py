@@ -284,6 +284,14 @@ def test_failing_cells_and_methods_are_recorded(tmp_path, monkeypatch):
             "method[3].params.bogus",
         ),
         ("[[method]]\nname = 'fluid'\nlabel = 'f2'\nmax_n = -2\n", "method[3].max_n"),
+        (  # typed like --param: refused before the sweep starts, not as error rows
+            "[[method]]\nname = 'heuristic'\nlabel = 'h2'\nparams = {window = 1.5}\n",
+            "method[3].params",
+        ),
+        (
+            "[[method]]\nname = 'fluid'\nlabel = 'f3'\nparams = {rounding = 'sideways'}\n",
+            "method[3].params",
+        ),
     ],
 )
 def test_config_errors_name_file_and_key(tmp_path, snippet, key):

@@ -480,6 +480,14 @@ def _parse_method(w: _Where, i: int, table: Any, defaults: dict[str, Any]) -> Me
                 f"{where}.params.{unknown[0]}",
                 f"method {name!r} does not take it (it takes: {', '.join(accepted) or 'nothing'})",
             )
+    checks = getattr(METHODS[name], "param_checks", None)
+    if checks is not None:  # the same typed checks as --param, before the sweep starts
+        from ..methods.params import check_params
+
+        try:
+            check_params(name, checks, params)
+        except OptionError as e:
+            raise w.error(f"{where}.params", str(e)) from None
     fams = m.get("families")
     if fams is not None:
         fams = tuple(_as_list(w, f"{where}.families", fams))
