@@ -165,18 +165,19 @@ def _solve_mpi(a: argparse.Namespace) -> int:
     for key in ("start", "formulation", "write_model"):
         if getattr(a, key, None) is not None:
             raise OptionError(f"--{key.replace('_', '-')} is not available with --mpi")
-    sol = solve_mpi(
-        a.instance,
-        method=a.method,
-        scenarios=a.scenarios,
-        seed=a.seed,
-        decomposition=a.decomposition or "ef",
-        options=SolverOptions(
-            time_limit=a.time_limit, mip_gap=a.mip_gap, threads=a.threads, verbose=a.verbose
-        ),
-        params=_params(a.param, "--param"),
-        eval_reps=a.eval_reps,
-    )
+    with _solver_log_to_stderr(a.verbose):
+        sol = solve_mpi(
+            a.instance,
+            method=a.method,
+            scenarios=a.scenarios,
+            seed=a.seed,
+            decomposition=a.decomposition or "ef",
+            options=SolverOptions(
+                time_limit=a.time_limit, mip_gap=a.mip_gap, threads=a.threads, verbose=a.verbose
+            ),
+            params=_params(a.param, "--param"),
+            eval_reps=a.eval_reps,
+        )
     if sol is None:  # not rank 0: rank 0 writes the file
         return EXIT_OK
     return _report_solution(sol, a.output)
