@@ -159,7 +159,8 @@ def _as_units(units: Any, where: str) -> int:
 
 
 # ===================================================================== JSON file format
-# Everything below reads, checks and writes the ``assortopt-instance/1`` format (CONTRACT §2).
+# Everything below reads, checks and writes the ``assortopt-instance/1`` format
+# (README.md, "Instance").
 # Checks run on whole columns with numpy, so a 10,000-product file is checked in milliseconds;
 # only the structural pass (types, keys, ids) visits each JSON object once.
 
@@ -287,7 +288,7 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     Parameters
     ----------
     d
-        The parsed file (a dict), as in CONTRACT §2.
+        The parsed file (a dict), as README.md ("Instance") describes it.
     source
         The file name to put at the start of error messages (None: no file).
 
@@ -630,7 +631,7 @@ def _dense_transitions(ck: _Checker, matrix: Any, n: int) -> sp.csr_array:
 def _check_can_leave(
     ck: _Checker, rho: sp.csr_array, sums: np.ndarray, ids: tuple[str, ...], field: str
 ) -> None:
-    """Reject a group of products a customer can never leave (CONTRACT §2, "leaving").
+    """Reject a group of products a customer can never leave (README.md, "Instance": leaving).
 
     Product i can lead to an exit if some product reachable from i (i itself included) has a row
     summing to less than 1 (beyond the 1e-9 slack). Breadth-first search on the reversed graph
@@ -664,7 +665,7 @@ def _check_can_leave(
 
 
 def load_instance(path: str | os.PathLike[str]) -> Instance:
-    """Read and check an instance file (CONTRACT §2).
+    """Read and check an instance file (README.md, "Instance").
 
     The instance's ``name`` defaults to the file's stem and ``source`` is the path as given.
 

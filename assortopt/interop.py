@@ -5,7 +5,7 @@ Their Markov chain model is ``{"code": "mkv", "products": [0, 1, ..., n], "lambd
 first want nothing, ``ros[i][0]`` the probability of leaving from i, row 0 is never used, and the
 diagonal ``ros[i][i]`` may be non-zero (their ``from_mnl`` fills it). A return to the same
 unavailable product changes nothing, so `import_pcm` drops the diagonal and rescales the rest of
-the row by 1/(1 − ros[i][i]) (CONTRACT §6). Prices and costs are not part of their model: they
+the row by 1/(1 − ros[i][i]). Prices and costs are not part of their model: they
 come from arguments or a CSV file.
 """
 

@@ -84,7 +84,7 @@ class Evaluation:
     stock: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        """The solution file's ``evaluation`` block (CONTRACT §3)."""
+        """The solution file's ``evaluation`` block (README.md, "Solution file")."""
         return {
             "mean": float(self.mean),
             "stderr": float(self.stderr),

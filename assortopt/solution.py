@@ -1,4 +1,5 @@
-"""Solution files (CONTRACT §3): reading a plan back for ``assortopt evaluate``, and writing one.
+"""Solution files (README.md, "Solution"): reading a plan back for ``assortopt evaluate``, and
+writing one.
 
 A solution file is a JSON object whose ``stock`` maps product ids to whole numbers of units
 (products not listed get 0). Every other key is informative (method, status, objective, bound,

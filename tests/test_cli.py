@@ -1,4 +1,4 @@
-"""The command line end to end: CONTRACT §4 commands, exit statuses, reproducibility.
+"""The command line end to end: the README's commands, exit statuses, reproducibility.
 
 Most tests call `assortopt.cli.main` in-process (fast); the no-traceback checks run the real
 ``python -m assortopt`` in a subprocess, as a user would.

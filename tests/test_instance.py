@@ -1,5 +1,6 @@
-"""Instance files: every rule of CONTRACT §2 rejects a violating file naming the file and field;
-valid variants load; save → load is exact; the dense and sparse transition forms agree."""
+"""Instance files: every rule of the instance format (README.md) rejects a violating file naming
+the file and field; valid variants load; save → load is exact; the dense and sparse transition
+forms agree."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Property test: a mutated instance file either loads into an instance that obeys every rule of
-CONTRACT §2 or is rejected with a one-line `InstanceError` naming the file; nothing else escapes."""
+the instance format (README.md) or is rejected with a one-line `InstanceError` naming the file;
+nothing else escapes."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def random_instance(
 
 
 def stopping_value(inst: Instance) -> np.ndarray:
-    """v = max(m, ρ v) by value iteration (the LP bound's dual, PAPER-NOTES §5)."""
+    """v = max(m, ρ v) by value iteration (the LP bound's dual, models/lp_bound.md)."""
     v = np.maximum(inst.margin, 0.0)
     for _ in range(100_000):
         v2 = np.maximum(inst.margin, inst.transitions @ v)

@@ -1,4 +1,4 @@
-"""Solution files (CONTRACT §3): valid files load into a stock array; each bad field is rejected
+"""Solution files (README.md): valid files load into a stock array; each bad field is rejected
 with the file and field named; writing is atomic or goes to stdout."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from assortopt.solution import (
 
 
 def example() -> dict[str, Any]:
-    """The solution example of CONTRACT §3, for the chocolate instance."""
+    """The solution example of README.md, for the chocolate instance."""
     return {
         "format": "assortopt-solution/1",
         "instance": "chocolate",

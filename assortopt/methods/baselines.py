@@ -1,4 +1,4 @@
-"""Baseline methods (PAPER-NOTES §11): ``newsvendor``, ``pooled-newsvendor``, ``fluid``,
+"""Baseline methods (docs/methods.md): ``newsvendor``, ``pooled-newsvendor``, ``fluid``,
 ``saa-lp-all``.
 
 Each honours ``max_products`` and ``budget``:

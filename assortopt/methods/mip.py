@@ -1,4 +1,4 @@
-"""Method ``mip``: the exact sample-path SAA MIP (PAPER-NOTES §9.1) solved with HiGHS.
+"""Method ``mip``: the exact sample-path SAA MIP (models/sample_path_mip.md) solved with HiGHS.
 
 Samples ``req.scenarios`` streams of preference lists from ``req.seed``, builds
 `assortopt.models.sample_path_mip.build_sample_path_mip` and solves it. The objective reported is

@@ -2,13 +2,15 @@
 
 The newsvendor layer works on *pooled* demand: D_j = number of customers whose walk reaches product
 j first among a product set S. D_j ~ Bin(T, P_{j,S}) for a fixed number T of customers and
-Poisson(E[T]·P_{j,S}) for Poisson T (PAPER-NOTES §7). With S = every product, P = λ (plain first
+Poisson(E[T]·P_{j,S}) for Poisson T (docs/methods.md, "Pooled demand"). With S = every product,
+P = λ (plain first
 choices: the textbook newsvendor). Every sales-and-cost figure here uses salvage v: a unit bought
 costs c − v net, a unit sold earns r − v more than a leftover one.
 
-Key fact behind the pooled values (PAPER-NOTES §7): when exactly the products of S are in stock,
-on every sample path Sales_j ≥ min(D_j, q_j). So `newsvendor_value` summed over S is a *lower
-bound* on the expected profit of the plan, a cheap proxy that the heuristic uses to choose S.
+Key fact behind the pooled values (docs/methods.md, "Pooled demand"): when exactly the
+products of S are in stock, on every sample path Sales_j ≥ min(D_j, q_j). So
+`newsvendor_value` summed over S is a *lower bound* on the expected profit of the plan, a cheap
+proxy that the heuristic uses to choose S.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Method ``spill-mip``: the aggregated spill MIP (PAPER-NOTES §9.2) solved with HiGHS.
+"""Method ``spill-mip``: the aggregated spill MIP (models/spill_mip.md) solved with HiGHS.
 
 Counts: per-scenario first-choice counts over every product (or over the LP bound's assortment S*
 with ``products="lp"``), drawn from the request's seed. Params:

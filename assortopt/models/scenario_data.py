@@ -2,7 +2,7 @@
 
 A scenario is one season. For a product set S (the products the model may stock), d_ki is the
 number of scenario-k customers whose walk reaches product i ∈ S first among S: under the reduced
-chain on S these are the customers who "first want" i (PAPER-NOTES §6(a)). Two sources:
+chain on S these are the customers who "first want" i (models/saa_lp.md). Two sources:
 
 * `first_choice_counts` samples them directly: ``Multinomial(T, P_{·,S})`` per scenario for a fixed
   number of customers T, independent ``Poisson(E[T]·P_{i,S})`` for Poisson T. For S = all products

@@ -1,4 +1,5 @@
-"""The spill MIP (PAPER-NOTES §9.2): the SAA-LP, but customers spill only out of sold-out products.
+"""The spill MIP (models/spill_mip.md): the SAA-LP, but customers spill only out of sold-out
+products.
 
 On top of `build_saa_lp` (blocks ``stock``, ``sales``, ``spill``; rows ``balance``, ``capacity``,
 ``budget``) it adds, per scenario k and stockable product i, a binary w_ki (``stockout``):
