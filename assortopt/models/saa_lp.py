@@ -73,7 +73,6 @@ class _Complement:
 
 # ----------------------------------------------------------------------------- builder
 def _assemble(
-    name: str,
     chain: sp.csr_array,
     sell: np.ndarray,
     counts: np.ndarray,
@@ -206,7 +205,7 @@ def build_saa_lp(
         raise ValueError(f"chain must be 'reduced' or 'full', got {chain!r}")
     rev = (inst.price - inst.salvage)[pos]
     ucost = (inst.cost - inst.salvage)[pos]
-    b = _assemble("saa_lp", r, sell, dn, rev, ucost, inst.cost[pos], inst.budget, sel_ids, labels)
+    b = _assemble(r, sell, dn, rev, ucost, inst.cost[pos], inst.budget, sel_ids, labels)
     return Formulation(
         "saa_lp",
         b.build(),
@@ -476,7 +475,6 @@ def _generation(
         dk = dn[:, keep] + (dn[:, comp.pas] @ comp.h if len(comp.pas) else 0.0)
         labels = [inst.ids[i] for i in keep]
         b = _assemble(
-            "saa_lp_master",
             comp.chain,
             np.arange(len(keep)),
             dk,
