@@ -57,7 +57,7 @@ from .params import any_value, auto_or_boolean, boolean, choice
 
 #: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
 PARAMS = {
-    "formulation": choice("strong", "bigm"),
+    "formulation": choice(*FORMULATIONS, "bnb"),
     "start": any_value,  # a method name, "none" or a plan {id: units}
     "candidates": any_value,  # "margin", "all", a mask or ids (checked by the builder)
     "min_stock": any_value,  # {id: units} (checked by `_min_stock`)
