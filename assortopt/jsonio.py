@@ -14,8 +14,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .exceptions import InstanceError, OptionError
 
@@ -25,6 +26,7 @@ __all__ = [
     "dumps",
     "parse_json",
     "read_json",
+    "write_atomic",
     "write_json_atomic",
     "write_json_or_stdout",
 ]
@@ -196,12 +198,22 @@ def default_mode() -> int:
 def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as JSON to ``path`` atomically: readers see the old file or the new one.
 
-    The text is formatted first (so an unserialisable object leaves the file untouched), written
-    to a temporary file in the same directory, flushed to disk and renamed over ``path``. The new
-    file gets the permissions of the file it replaces, or the usual ones for a new file.
+    The text is formatted first (so an unserialisable object leaves the file untouched), then
+    written by `write_atomic`.
     """
     text = dumps(obj)
-    # a symlink is written through (its target is replaced), never replaced by a file
+    write_atomic(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], Any]) -> None:
+    """Write a file atomically: ``write(fh)`` fills a temporary file in the same directory, which
+    is flushed to disk and renamed over ``path``, so readers (and an interrupted run) see the old
+    file or the new one, never half of one.
+
+    A symlink is written through (its target is replaced), never replaced by a file; a
+    write-protected file is refused (``PermissionError``). The new file gets the permissions of
+    the file it replaces, or the usual ones for a new file.
+    """
     target = Path(os.path.realpath(path))
     if target.exists() and not _writable(target):
         raise PermissionError(f"{path}: the file is write-protected")
@@ -212,8 +224,8 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> None:
         mode = default_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .exceptions import InstanceError
-from .jsonio import default_mode, parse_json
+from .jsonio import parse_json, write_atomic
 
 __all__ = ["is_npz", "read_npz", "write_npz_atomic"]
 
@@ -87,23 +85,4 @@ def write_npz_atomic(path: str | os.PathLike[str], d: dict[str, Any]) -> None:
     for table in ("products", "transitions"):
         for col, arr in d[table].items():
             arrays[f"{table}.{col}"] = np.asarray(arr)
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        mode = target.stat().st_mode & 0o777
-    except OSError:
-        mode = default_mode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda fh: np.savez(fh, **arrays))
