@@ -690,16 +690,8 @@ def instance_to_dict(inst: Instance) -> dict[str, Any]:
     """The instance in the file format: sparse ``transitions``, defaults (salvage 0, fixed cost 0,
     no constraints, empty metadata) left out. ``instance_from_dict`` of it gives ``inst`` back.
     Raises nothing (an `Instance` is valid by construction)."""
-    mean = inst.customers_mean
-    fixed = inst.customers_distribution == "fixed"
-    if fixed and float(mean).is_integer():
-        mean = int(mean)
-    else:
-        mean = float(mean)
-    out: dict[str, Any] = {"format": FORMAT}
-    if inst.name:
-        out["name"] = inst.name
-    out["customers"] = {"mean": mean, "distribution": inst.customers_distribution}
+    head = instance_to_dict_header(inst)
+    out = {k: head[k] for k in ("format", "name", "customers") if k in head}
     products = []
     salvage = inst.salvage.tolist()
     fixed_cost = inst.fixed_cost.tolist()
@@ -719,15 +711,7 @@ def instance_to_dict(inst: Instance) -> dict[str, Any]:
         {"from": ids[i], "to": ids[j], "prob": v}
         for i, j, v in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True)
     ]
-    constraints: dict[str, Any] = {}
-    if inst.max_products is not None:
-        constraints["max_products"] = int(inst.max_products)
-    if inst.budget is not None:
-        constraints["budget"] = float(inst.budget)
-    if constraints:
-        out["constraints"] = constraints
-    if inst.metadata:
-        out["metadata"] = copy.deepcopy(inst.metadata)
+    out.update((k, v) for k, v in head.items() if k not in out)  # constraints, metadata
     return out
 
 
