@@ -213,7 +213,10 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None, method: str =
     return res
 
 
-def _failed(inst: Instance, termination: Termination, time_s: float, message: str) -> LPBound:
+def _failed(
+    inst: Instance, termination: Termination, time_s: float, message: str, method: str = "stopping"
+) -> LPBound:
+    """The bound of a solve that failed: ``inf`` (valid, if useless), no assortment."""
     n = inst.n
     return LPBound(
         value=float("inf"),
@@ -227,7 +230,7 @@ def _failed(inst: Instance, termination: Termination, time_s: float, message: st
         status=ERROR,
         time_s=time_s,
         budget_row=inst.budget is not None,
-        method="stopping",
+        method=method,
         message=message,
         termination=termination,
     )
@@ -323,37 +326,16 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
         if _certified(inst, v, value):
             break
     else:
-        return LPBound(
-            value=float("inf"),
-            assortment=[],
-            offered=np.zeros(n, bool),
-            pi=np.zeros(n),
-            z=np.zeros(n),
-            per_customer=float("inf"),
-            customers=t,
-            ignored=ignored,
-            status=ERROR,
-            time_s=time.perf_counter() - t0,
-            budget_row=budget_row,
-            termination=(
-                Termination.TIME_LIMIT
-                if timed_out
-                else (
-                    res.termination
-                    if res is not None and res.termination is not Termination.OPTIMAL
-                    else Termination.ERROR
-                )
-            ),
-            message=(
-                "LP bound: the time limit ran out"
-                if timed_out
-                else (
-                    f"LP bound not solved: {res.message or res.engine_status}"
-                    if res is not None and res.status != OPTIMAL
-                    else "LP bound not certified by either HiGHS method"
-                )
-            ),
-        )
+        if timed_out:
+            term, why = Termination.TIME_LIMIT, "LP bound: the time limit ran out"
+        elif res is not None and res.status != OPTIMAL:
+            term = res.termination
+            why = f"LP bound not solved: {res.message or res.engine_status}"
+        else:
+            term, why = Termination.ERROR, "LP bound not certified by either HiGHS method"
+        if term is Termination.OPTIMAL:
+            term = Termination.ERROR
+        return _failed(inst, term, time.perf_counter() - t0, why, method="highs")
     return LPBound(
         value=value,
         assortment=[inst.ids[i] for i in np.flatnonzero(offered)],
