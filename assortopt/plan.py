@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .solver.status import ERROR, HEURISTIC, Termination, check, holds_plan
+from .solver.status import ERROR, HEURISTIC, OPTIMAL, Termination, check, holds_plan
 
 __all__ = ["Plan"]
 
@@ -42,6 +42,21 @@ class Plan:
         check(self.status, self.termination)
         if not holds_plan(self.status):
             self.stock = np.zeros_like(np.asarray(self.stock, dtype=np.int64))
+
+    @classmethod
+    def proven_empty(cls, n: int, message: str, extra: dict[str, Any] | None = None) -> Plan:
+        """Stocking nothing, proven optimal (objective and bound 0): e.g. nothing can be
+        stocked profitably, or a constraint leaves no room; ``message`` says why."""
+        return cls(
+            np.zeros(n, np.int64),
+            status=OPTIMAL,
+            objective=0.0,
+            bound=0.0,
+            gap=0.0,
+            message=message,
+            extra=dict(extra or {}),
+            termination=Termination.OPTIMAL,
+        )
 
     @classmethod
     def from_result(cls, stock: np.ndarray, res: Any, extra: dict[str, Any] | None = None) -> Plan:

@@ -41,7 +41,7 @@ from ..models.sample_path_mip import (
     complete_start,
     solve_sample_path_mip,
 )
-from ..solver.status import INFEASIBLE, OPTIMAL, Termination
+from ..solver.status import INFEASIBLE, Termination
 from .base import (
     Plan,
     PlanRequest,
@@ -136,15 +136,7 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
 
     empty = constraint_empties(inst) if lo is None or not lo.any() else None
     if empty is not None:
-        return Plan(
-            np.zeros(inst.n, np.int64),
-            status=OPTIMAL,
-            objective=0.0,
-            bound=0.0,
-            gap=0.0,
-            message=empty,
-            termination=Termination.OPTIMAL,
-        )
+        return Plan.proven_empty(inst.n, empty)
 
     # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
     plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
@@ -191,16 +183,7 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         options = dataclasses.replace(options, highs={**options.highs, "presolve": presolve})
 
     if f.lp.n_cols == 0:
-        return Plan(
-            np.zeros(inst.n, np.int64),
-            status=OPTIMAL,
-            objective=0.0,
-            bound=0.0,
-            gap=0.0,
-            message="no product can be stocked profitably",
-            extra=extra,
-            termination=Termination.OPTIMAL,
-        )
+        return Plan.proven_empty(inst.n, "no product can be stocked profitably", extra)
     lp_first = bool(req.param("lp_first", formulation == "strong"))
     res = solve_sample_path_mip(
         f, inst, options, start=x0, lp_first=lp_first, write=req.write_model

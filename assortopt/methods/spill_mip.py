@@ -23,7 +23,6 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
-from ..solver.status import OPTIMAL, Termination
 from .base import (
     Plan,
     PlanRequest,
@@ -52,15 +51,7 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
             return failed
         mask = np.asarray(bound.offered, dtype=bool)
         if not mask.any():
-            return Plan(
-                np.zeros(inst.n, np.int64),
-                status=OPTIMAL,
-                objective=0.0,
-                bound=0.0,
-                gap=0.0,
-                message="the LP bound offers nothing",
-                termination=Termination.OPTIMAL,
-            )
+            return Plan.proven_empty(inst.n, "the LP bound offers nothing")
     else:
         raise OptionError(f"spill-mip: products must be 'all' or 'lp', got {which!r}")
     # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
