@@ -23,6 +23,7 @@ LAYERS: dict[str, int] = {
     "solution": 0,
     "columnar": 0,
     "catalogue": 0,
+    "commitment": 0,
     "_kernels": 1,
     "choice": 2,
     "interop": 2,

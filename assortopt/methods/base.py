@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 
 from ..bound import LPBound
+from ..commitment import check_commitment, commitment_problem, honours
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..plan import Plan
 from ..solver import SolverOptions, time_left
-from ..solver.status import ERROR, OPTIMAL
+from ..solver.status import ERROR, INFEASIBLE, OPTIMAL, Termination, holds_plan
 
 __all__ = [
     "METHODS",
@@ -54,6 +55,9 @@ class PlanRequest:
     write_model
         If set, a method that builds an LP/MIP writes it to this ``.mps``/``.lp`` file
         (pass it as ``Formulation.solve(write=...)``).
+    committed
+        Stock already bought (`assortopt.commitment`): int64 length N, ``-1`` free, ``u >= 0``
+        exactly ``u`` units. Every method keeps those units and plans the rest around them.
     """
 
     scenarios: int = 100
@@ -61,6 +65,7 @@ class PlanRequest:
     options: SolverOptions = field(default_factory=SolverOptions)
     params: dict[str, Any] = field(default_factory=dict)
     write_model: str | None = None
+    committed: np.ndarray | None = None
 
     def param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
@@ -80,7 +85,9 @@ def register(name: str, params: tuple[str, ...] = ()) -> Callable[[Method], Meth
             unknown = sorted(set(req.params) - set(params))
             if unknown:
                 raise OptionError(f"method {name!r} does not take option(s) {', '.join(unknown)}")
-            return fn(inst, req)
+            if req.committed is None:
+                return fn(inst, req)
+            return _committed_run(name, fn, inst, req)
 
         checked.__doc__ = fn.__doc__
         checked.__name__ = fn.__name__
@@ -89,6 +96,25 @@ def register(name: str, params: tuple[str, ...] = ()) -> Callable[[Method], Meth
         return fn
 
     return deco
+
+
+def _committed_run(name: str, fn: Method, inst: Instance, req: PlanRequest) -> Plan:
+    """Run a method under a commitment: validate it, refuse one no plan can honour, and check
+    that the plan keeps every committed unit (a method that does not is a bug, not a plan)."""
+    committed = check_commitment(inst, req.committed)
+    req = dataclasses.replace(req, committed=committed)
+    problem = commitment_problem(inst, committed)
+    if problem is not None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=INFEASIBLE,
+            message=problem,
+            termination=Termination.INFEASIBLE,
+        )
+    plan = fn(inst, req)
+    if holds_plan(plan.status) and not honours(plan.stock, committed):
+        raise RuntimeError(f"method {name!r} changed committed units")
+    return plan
 
 
 def get_method(name: str) -> Method:

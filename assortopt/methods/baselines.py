@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bound import lp_bound
+from ..commitment import impose
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver.status import ERROR, HEURISTIC, OPTIMAL
@@ -38,8 +39,13 @@ from .rounding import (
 
 def _s_star(inst: Instance, req: PlanRequest) -> tuple[np.ndarray, Plan | None]:
     """S* of the LP bound, and the error plan to return instead when the bound failed."""
-    bound = lp_bound(inst, req.options)
+    bound = lp_bound(inst, req.options, committed=req.committed)
     return np.asarray(bound.offered, dtype=bool), bound_failed(bound)
+
+
+def _committed(inst: Instance, req: PlanRequest, q: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The rule's plan with the commitment put in (`assortopt.commitment.impose`)."""
+    return impose(inst, q, req.committed, value)
 
 
 @register("newsvendor")
@@ -49,6 +55,7 @@ def newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     positive margin is offered (it may still get 0 units)."""
     demand = PooledDemand.of(inst, inst.arrival)
     q = newsvendor_plan(inst, demand)
+    q = _committed(inst, req, q, newsvendor_value(inst, demand, q))
     return Plan(
         q,
         status=HEURISTIC,
@@ -66,6 +73,7 @@ def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
         return failed
     demand = PooledDemand.of(inst, pooled_probabilities(inst, s))
     q = newsvendor_plan(inst, demand, s)
+    q = _committed(inst, req, q, newsvendor_value(inst, demand, q))
     return Plan(
         q,
         status=HEURISTIC,
@@ -91,6 +99,7 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     exp_margin = (inst.price - inst.cost) * np.minimum(mean, q)
     q = enforce_max_products(inst.replace(budget=None), q, exp_margin)
     q = scale_to_budget(inst, q)
+    q = _committed(inst, req, q, exp_margin)
     return Plan(
         q,
         status=HEURISTIC,
@@ -151,15 +160,22 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
                 termination=res.termination,
             )
         x = np.where(keep, res.stock_frac, 0.0)
+    fixed = None
+    if req.committed is not None:
+        fixed = req.committed >= 0
+        x = np.where(fixed, req.committed, x)
     if rule == "simulate":
         stream = planning_stream(inst, req.scenarios, req.seed)
         lo = np.floor(x + 1e-9).astype(np.int64)
         hi = np.ceil(x - 1e-9).astype(np.int64)
-        r = improve(inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0)
+        r = improve(
+            inst, _round(x, "nearest"), stream, lo=lo, hi=hi, candidates=hi > 0, fixed=fixed
+        )
         q, obj = r.stock, r.objective
     else:
         q = _round(x, rule)
         q = fit_budget(inst, q, value=(inst.price - inst.cost) * q)
+        q = _committed(inst, req, q, (inst.price - inst.cost) * q)
         obj = res.objective
     return Plan(
         q,

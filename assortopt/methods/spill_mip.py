@@ -21,6 +21,7 @@ import numpy as np
 from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
+from ..models.committed import fix_committed
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
 from ..solver.status import OPTIMAL, Termination
@@ -34,7 +35,7 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     if which == "all":
         mask = None
     elif which == "lp":
-        bound = lp_bound(inst, req.options)
+        bound = lp_bound(inst, req.options, committed=req.committed)
         failed = bound_failed(bound)
         if failed is not None:
             return failed
@@ -53,7 +54,7 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
         raise OptionError(f"spill-mip: products must be 'all' or 'lp', got {which!r}")
     t0 = time.perf_counter()
     counts = first_choice_counts(inst, mask, req.scenarios, req.seed)
-    f = build_spill_mip(inst, counts, mask)
+    f = fix_committed(build_spill_mip(inst, counts, mask), req.committed)
     start = None
     start_name = req.param("start", "heuristic")
     plan0, _ = start_plan(inst, req, start_name, "spill-mip", t0)
