@@ -51,6 +51,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     for key in ("start", "formulation"):
         if getattr(a, key, None) is not None:
             params[key] = getattr(a, key)
+    committed = _committed(inst, a.committed)
     sol = solve(
         inst,
         method=a.method,
@@ -63,8 +64,19 @@ def cmd_solve(a: argparse.Namespace) -> int:
         params=params,
         eval_reps=a.eval_reps,
         write_model=a.write_model,
+        committed=committed,
     )
     return _report_solution(sol, a.output)
+
+
+def _committed(inst: Any, path: str | None) -> Any:
+    """The commitment of ``--committed FILE``: the file's ``stock`` units, others free."""
+    if path is None:
+        return None
+    from .commitment import commitment_from_stock
+    from .solution import load_solution
+
+    return commitment_from_stock(inst, load_solution(path, inst).data["stock"], source=path)
 
 
 def _report_solution(sol: Any, output: str | None) -> int:
@@ -252,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="KEY=VALUE", help="method option, repeatable"
     )
     s.add_argument("--write-model", default=None, metavar="FILE.mps|FILE.lp")
+    s.add_argument(
+        "--committed",
+        default=None,
+        metavar="SOLUTION_FILE",
+        help="units already bought: the file's stock is kept exactly, other products are free",
+    )
     s.add_argument("--verbose", "-v", action="store_true", help="show the solver log")
     s.add_argument(
         "--mpi",
