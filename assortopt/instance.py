@@ -48,6 +48,10 @@ class Instance:
         Number of customers in the season: fixed (an integer) or Poisson with that mean.
     max_products, budget
         Optional constraints: at most ``max_products`` products stocked; ``Σ cost·q ≤ budget``.
+    vendor, category
+        Optional labels per product (tuples of str, None for a product without one; the whole
+        attribute is None when no product has that label). Ignored by the choice model; used by
+        planning in waves (``--method waves``) and the planner's table.
     """
 
     ids: tuple[str, ...]
@@ -64,6 +68,8 @@ class Instance:
     name: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    vendor: tuple[str | None, ...] | None = None
+    category: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -82,6 +88,13 @@ class Instance:
         rho.sort_indices()
         object.__setattr__(self, "transitions", rho)
         object.__setattr__(self, "ids", tuple(self.ids))
+        for label in ("vendor", "category"):
+            val = getattr(self, label)
+            if val is not None:
+                val = tuple(None if v is None else str(v) for v in val)
+                if len(val) != n:
+                    raise ValueError(f"{label} must have one entry per product ({n})")
+                object.__setattr__(self, label, val)
 
     # ----------------------------------------------------------------- derived data
     @property
@@ -175,7 +188,7 @@ _TOP_KEYS = (
 )
 _CUSTOMER_KEYS = ("mean", "distribution")
 _PRODUCT_REQUIRED = ("id", "price", "cost", "arrival")
-_PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost")
+_PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost", "vendor", "category")
 _TRANSITION_KEYS = ("from", "to", "prob")
 _CONSTRAINT_KEYS = ("max_products", "budget")
 _DISTRIBUTIONS = ("fixed", "poisson")
@@ -343,6 +356,7 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     cost = ck.column([p["cost"] for p in products], "products[{}].cost")
     arrival = ck.column([p["arrival"] for p in products], "products[{}].arrival")
     salvage = ck.column([p.get("salvage", 0.0) for p in products], "products[{}].salvage")
+    labels = {key: _labels(ck, products, key) for key in ("vendor", "category")}
     fixed_cost = ck.column([p.get("fixed_cost", 0.0) for p in products], "products[{}].fixed_cost")
     ck.where(~(price > 0), "products[{}].price", "must be > 0, got {value}", price)
     ck.where(~(cost >= 0), "products[{}].cost", "must be >= 0, got {value}", cost)
@@ -404,7 +418,25 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
         name=name,
         metadata=copy.deepcopy(metadata),
         source=source,
+        vendor=labels["vendor"],
+        category=labels["category"],
     )
+
+
+def _labels(
+    ck: _Checker, products: list[dict[str, Any]], key: str
+) -> tuple[str | None, ...] | None:
+    """The optional string label ``key`` of every product (None where absent), or None when no
+    product has it; a label must be a non-empty string."""
+    if not any(key in p for p in products):
+        return None
+    out: list[str | None] = []
+    for k, p in enumerate(products):
+        v = p.get(key)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            ck.fail(f"products[{k}].{key}", f"must be a non-empty string, got {v!r}")
+        out.append(v)
+    return tuple(out)
 
 
 def _sparse_transitions(
@@ -570,6 +602,10 @@ def instance_to_dict(inst: Instance) -> dict[str, Any]:
             prod["salvage"] = salvage[i]
         if fixed_cost[i] != 0:
             prod["fixed_cost"] = fixed_cost[i]
+        for label in ("vendor", "category"):
+            val = getattr(inst, label)
+            if val is not None and val[i] is not None:
+                prod[label] = val[i]
         products.append(prod)
     out["products"] = products
     coo = inst.transitions.tocoo()
