@@ -83,11 +83,12 @@ def _report_solution(sol: Any, output: str | None) -> int:
     """Write the solution file (stdout without ``--output``) and the summary; the exit status."""
     from .jsonio import write_json_atomic
 
-    d = sol.to_dict()
-    if output and output != "-":
-        write_json_atomic(output, d)
+    if output and output.lower().endswith(".csv"):
+        sol.table().to_csv(output, index=False)  # the planner's table (README, "A planner's view")
+    elif output and output != "-":
+        write_json_atomic(output, sol.to_dict())
     else:
-        _print_json(d)
+        _print_json(sol.to_dict())
     print(sol.summary(), file=sys.stderr)
     if sol.status == "infeasible":
         print(
@@ -174,6 +175,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_report(a: argparse.Namespace) -> int:
+    from .instance import load_instance
+    from .report import write_report
+    from .solution import load_solution
+
+    inst = load_instance(a.instance)
+    sol = load_solution(a.solution, inst)
+    if a.reps < 1:
+        raise OptionError(f"--reps must be >= 1, got {a.reps}")
+    path = write_report(inst, sol.stock, a.output, reps=a.reps, seed=a.seed, solution=sol.data)
+    print(path)
+    return EXIT_OK
+
+
 def cmd_validate(a: argparse.Namespace) -> int:
     from .instance import load_instance
 
@@ -233,6 +248,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "solve": cmd_solve,
+    "report": cmd_report,
     "bound": cmd_bound,
     "evaluate": cmd_evaluate,
     "validate": cmd_validate,
@@ -282,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --mpi: extensive form (default), progressive hedging or L-shaped",
     )
+
+    r = sub.add_parser("report", help="a plan as HTML with figures (DIR/report.html)")
+    r.add_argument("solution")
+    r.add_argument("instance")
+    r.add_argument("--output", "-o", required=True, metavar="DIR")
+    r.add_argument("--reps", type=int, default=2000, help="simulated seasons")
+    r.add_argument("--seed", type=int, default=1)
 
     b = sub.add_parser("bound", help="the LP upper bound as JSON")
     b.add_argument("instance")

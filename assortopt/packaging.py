@@ -94,6 +94,15 @@ class Solution:
             d["extra"] = extra
         return d
 
+    def table(self, reps: int = 2000, seed: int | None = None) -> Any:
+        """The planner's view: a pandas DataFrame, one row per product (id, vendor, units,
+        first-choice demand T·λ, expected sales, sell-through, stock-out probability,
+        substitution in and out, ...), from ``reps`` simulated seasons drawn from ``seed``
+        (default: the solution's evaluation seed, ``seed + 1``); see `assortopt.planner`."""
+        from .planner import plan_table
+
+        return plan_table(self.instance, self.stock, reps, self.seed + 1 if seed is None else seed)
+
     def summary(self) -> str:
         """A few lines for humans (the CLI prints them to stderr)."""
         lines = [

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "sampling": 4,
     "simulation": 4,
     "exact": 4,
+    "planner": 4,
     "solver": 5,
     "plan": 6,
     "bound": 6,
