@@ -34,10 +34,50 @@ from .instance import Instance
 from .methods.base import Plan, PlanRequest, get_method, register, time_left
 from .solver.status import HEURISTIC, holds_plan
 
-__all__ = ["LOOKAHEADS", "pooled_instance", "vendor_order", "wave_instance", "waves"]
+__all__ = [
+    "ASSIGNMENTS",
+    "LOOKAHEADS",
+    "assign_vendors",
+    "pooled_instance",
+    "vendor_order",
+    "wave_instance",
+    "waves",
+]
 
 LOOKAHEADS = ("pooled", "none")
 PARAMS = ("order", "lookahead", "inner")
+ASSIGNMENTS = ("random", "rank", "category")
+
+
+def assign_vendors(inst: Instance, vendors: int, by: str = "random", seed: int = 0) -> Instance:
+    """The instance with ``vendor`` labels ``v1``…``vV`` assigned to its products (for
+    benchmarks of the price of sequentiality).
+
+    ``by``: ``"random"`` (a seeded random split into V groups of near-equal size),
+    ``"rank"`` (by first-choice demand: v1 gets the most wanted N/V products, v2 the next, …) or
+    ``"category"`` (the instance's categories in order of first appearance, category k to vendor
+    k mod V). Raises `OptionError` for V < 1, V > N, an unknown rule, or ``category`` without
+    category labels.
+    """
+    v = int(vendors)
+    if v < 1 or v > inst.n:
+        raise OptionError(f"vendors must be in 1..{inst.n}, got {vendors}")
+    if by == "random":
+        perm = np.random.default_rng(seed).permutation(inst.n)
+        group = np.empty(inst.n, np.int64)
+        group[perm] = np.arange(inst.n) * v // inst.n
+    elif by == "rank":
+        order = np.argsort(-inst.arrival, kind="stable")
+        group = np.empty(inst.n, np.int64)
+        group[order] = np.arange(inst.n) * v // inst.n
+    elif by == "category":
+        if inst.category is None or any(c is None for c in inst.category):
+            raise OptionError("assign_vendors by category needs a category for every product")
+        cats = {c: k for k, c in enumerate(dict.fromkeys(inst.category))}
+        group = np.array([cats[c] % v for c in inst.category], np.int64)
+    else:
+        raise OptionError(f"by must be one of {', '.join(ASSIGNMENTS)}, got {by!r}")
+    return inst.replace(vendor=tuple(f"v{g + 1}" for g in group))
 
 
 def vendor_order(inst: Instance, order: Any = None) -> list[str]:
