@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from factories import random_instance
 
 import assortopt
+import assortopt.waves  # noqa: E402  (registers the method)
 from assortopt.choice.mc import choice_probabilities
 from assortopt.exceptions import InstanceError, OptionError
 from assortopt.instance import instance_from_dict, instance_to_dict
@@ -17,6 +19,7 @@ from assortopt.solver import SolverOptions
 from assortopt.waves import pooled_instance, vendor_order, wave_instance
 
 OPTS = SolverOptions(threads=1)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _labelled(n=9, seed=3, vendors="ABC", T=30, **kw):
@@ -124,3 +127,38 @@ def test_waves_through_solve_evaluates_the_whole_catalogue():
     ev = assortopt.simulate(inst, sol.stock, reps=500, seed=1)
     assert sol.evaluation.mean == pytest.approx(ev.mean)
     assert [h["vendor"] for h in sol.plan.extra["waves"]] == ["C", "B", "A"]
+
+
+def test_assign_vendors():
+    inst = _labelled(n=12)
+    r = assortopt.waves.assign_vendors(inst, 4, by="random", seed=1)
+    assert sorted(set(r.vendor)) == ["v1", "v2", "v3", "v4"]
+    assert all(r.vendor.count(f"v{k}") == 3 for k in range(1, 5))
+    k = assortopt.waves.assign_vendors(inst, 3, by="rank")
+    top = np.argsort(-inst.arrival, kind="stable")[:4]
+    assert {k.vendor[i] for i in top} == {"v1"}
+    c = assortopt.waves.assign_vendors(inst, 2, by="category")
+    assert all(
+        (c.vendor[i] == c.vendor[j])
+        for i in range(12)
+        for j in range(12)
+        if inst.category[i] == inst.category[j]
+    )
+    with pytest.raises(OptionError):
+        assortopt.waves.assign_vendors(inst, 13)
+
+
+@pytest.mark.parametrize("name", ["chocolate.json", "tiny-sparse-n4-t8.json"])
+def test_waves_meets_the_method_contract(name):
+    from assortopt.instance import load_instance
+    from assortopt.methods.rounding import check_plan
+    from assortopt.solver.status import check
+
+    base = load_instance(ROOT / "instances" / name)
+    inst = base.replace(vendor=tuple("AB"[i % 2] for i in range(base.n)))
+    req = PlanRequest(scenarios=20, seed=3, options=OPTS)
+    plan = get_method("waves")(inst, req)
+    check(plan.status, plan.termination)
+    assert plan.stock.dtype == np.int64 and not check_plan(inst, plan.stock)
+    again = get_method("waves")(inst, req)
+    np.testing.assert_array_equal(again.stock, plan.stock)
