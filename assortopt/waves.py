@@ -259,6 +259,8 @@ def waves(inst: Instance, req: PlanRequest) -> Plan:
             pools = np.flatnonzero(~real)
             units = pool_levels(sub, pools)
             sub_c[pools] = _fit_pools(sub, sub_c, pools, units)
+            if inst.max_products is not None:  # pools with units take no real product's slot
+                sub = sub.replace(max_products=inst.max_products + int((sub_c[pools] > 0).sum()))
         share = 1.0 / (len(order) - w)
         sub_req = dataclasses.replace(
             req,

@@ -162,3 +162,13 @@ def test_waves_meets_the_method_contract(name):
     assert plan.stock.dtype == np.int64 and not check_plan(inst, plan.stock)
     again = get_method("waves")(inst, req)
     np.testing.assert_array_equal(again.stock, plan.stock)
+
+
+@pytest.mark.parametrize("look", ["pooled", "none"])
+def test_waves_with_a_tight_product_cap(look):
+    inst = _labelled(n=12, seed=5, max_products=2)
+    plan = get_method("waves")(
+        inst, PlanRequest(scenarios=10, seed=0, options=OPTS, params={"lookahead": look})
+    )
+    assert plan.status == "heuristic", plan.message
+    assert int((plan.stock > 0).sum()) <= 2
