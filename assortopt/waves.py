@@ -7,7 +7,8 @@ units. What the wave assumes about the vendors still to come is ``lookahead``:
 
 * ``none`` (myopic): the chain restricted to the known products, customers who reach a product
   not yet known find it unavailable and walk on (the exact stochastic complement,
-  `assortopt.choice.mc.reduced_chain`);
+  `wave_instance`; planned as the catalogue with the unknown products committed at 0 units,
+  the same model with a sparse chain);
 * ``pooled`` (default): each future vendor is ONE pooled product (arrival and transitions
   aggregated, price/cost/salvage the demand-weighted averages), committed in the wave at its own
   pooled-newsvendor level, so that today's wave does not stock for customers tomorrow's vendor
@@ -251,10 +252,14 @@ def waves(inst: Instance, req: PlanRequest) -> Plan:
         if lookahead == "pooled" and rest:
             sub, node_pos = pooled_instance(inst, known, [vendor == r for r in rest], rest)
         else:
-            sub, node_pos = wave_instance(inst, known)
+            # unknown products committed at 0 units: a customer reaching one walks on. The same
+            # model as the reduced chain on the known set (`wave_instance`), but sparse.
+            sub, node_pos = inst, np.arange(inst.n)
         real = node_pos >= 0
         sub_c = np.full(sub.n, FREE, np.int64)
         sub_c[real] = done[node_pos[real]]
+        if sub is inst:
+            sub_c[~known & (sub_c < 0)] = 0
         if not real.all():
             pools = np.flatnonzero(~real)
             units = pool_levels(sub, pools)

@@ -228,7 +228,8 @@ def _committed_quantities(
     from ..models.scenario_data import first_choice_counts
 
     counts = first_choice_counts(inst, keep, req.scenarios, seed)
-    f = fix_committed(build_saa_lp(inst, counts, keep), req.committed)
+    # chain="full": products outside the kept set pass customers on (same optimum, sparse)
+    f = fix_committed(build_saa_lp(inst, counts, keep, chain="full"), req.committed)
     o = req.options
     res = f.solve(
         SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
