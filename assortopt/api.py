@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .commitment import check_commitment
 from .exceptions import OptionError
 from .instance import Instance
 from .methods.base import PlanRequest, get_method
 from .packaging import Solution, package
 from .solver import SolverOptions
+from .waves import waves as _waves  # noqa: F401  (registers --method waves)
 
 __all__ = ["Solution", "package", "solve"]
 
@@ -29,6 +31,7 @@ def solve(
     eval_seed: int | None = None,
     write_model: str | None = None,
     options: SolverOptions | None = None,
+    committed: Any = None,
 ) -> Solution:
     """Plan stock for ``inst`` with ``method`` and report it.
 
@@ -51,6 +54,11 @@ def solve(
         Replications of the out-of-sample evaluation (0 to skip it).
     write_model
         Write the method's LP/MIP to this ``.mps``/``.lp`` file (methods that build one).
+    committed
+        Stock already bought: an int array (``-1`` free, ``u >= 0`` exactly ``u`` units) or a
+        mapping ``{id: units}`` (products not listed are free); see `assortopt.commitment`.
+        Every method keeps those units; a commitment that alone breaks the budget or
+        ``max_products`` gives status ``infeasible``.
 
     Raises
     ------
@@ -70,8 +78,14 @@ def solve(
         time_limit=time_limit, mip_gap=mip_gap, threads=threads, verbose=verbose
     )
     params = dict(params or {})
+    committed = check_commitment(inst, committed)
     req = PlanRequest(
-        scenarios=scenarios, seed=seed, options=opts, params=params, write_model=write_model
+        scenarios=scenarios,
+        seed=seed,
+        options=opts,
+        params=params,
+        write_model=write_model,
+        committed=committed,
     )
     t0 = time.perf_counter()
     plan = fn(inst, req)
@@ -85,4 +99,5 @@ def solve(
         eval_seed=eval_seed,
         timings={"plan_s": time.perf_counter() - t0},
         params=params,
+        committed=committed,
     )

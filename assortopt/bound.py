@@ -25,6 +25,7 @@ from .choice.mc import offered_mask
 from .exceptions import OptionError
 from .instance import Instance
 from .solver import LPBuilder, SolverOptions, solve_lp
+from .solver.linear import INF
 from .solver.status import ERROR, OPTIMAL, Termination
 from .stopping import (
     StoppingFailed,
@@ -47,16 +48,35 @@ __all__ = [
 SUPPORT_RTOL = 1e-9
 
 
-def lp_bound_builder(inst: Instance, use_budget: bool = True) -> tuple[LPBuilder, bool]:
+def lp_bound_builder(
+    inst: Instance, use_budget: bool = True, committed: np.ndarray | None = None
+) -> tuple[LPBuilder, bool]:
     """The LP bound as arrays: an `LPBuilder` with blocks ``"pi"``, ``"z"`` (one column per
     product), rows ``"balance"`` and, when ``use_budget`` and the instance has a budget,
     ``"budget"``; and whether the budget row is there. `lp_bound` solves it and
-    `assortopt.models.lp_bound.build_lp_bound` wraps it as a `Formulation`."""
+    `assortopt.models.lp_bound.build_lp_bound` wraps it as a `Formulation`.
+
+    ``committed`` (`assortopt.commitment`): a product committed at 0 units has π = 0; one
+    committed at u > 0 units earns r − v per sale with T·π ≤ u, and its sunk cost (c − v)·u is
+    the LP's constant offset; the budget row covers the free products with the committed spend
+    taken off (models/lp_bound.md, "Committed stock")."""
     n = inst.n
     t = float(inst.customers_mean)
     ids = list(inst.ids)
     b = LPBuilder("max")
-    pi = b.add_vars("pi", np.ones(n, bool), [ids], cost=t * inst.margin)
+    cost = t * inst.margin
+    pi_hi = np.full(n, INF)
+    free = np.ones(n, bool)
+    spent = 0.0
+    if committed is not None:
+        fixed = committed >= 0
+        units = np.where(fixed, committed, 0).astype(np.float64)
+        free = ~fixed
+        cost = np.where(fixed, t * (inst.price - inst.salvage), cost)
+        pi_hi = np.where(fixed, units / t if t > 0 else 0.0, INF)
+        b.offset = -float((inst.cost - inst.salvage) @ units)
+        spent = float(inst.cost @ units)
+    pi = b.add_vars("pi", np.ones(n, bool), [ids], cost=cost, hi=pi_hi)
     z = b.add_vars("z", np.ones(n, bool), [ids])
     rho = sp.coo_array(inst.transitions)
     ar = np.arange(n)
@@ -72,14 +92,14 @@ def lp_bound_builder(inst: Instance, use_budget: bool = True) -> tuple[LPBuilder
     )
     has_budget = use_budget and inst.budget is not None
     if has_budget:
-        nz = np.flatnonzero(inst.cost)
+        nz = np.flatnonzero((inst.cost != 0) & free)
         b.add_rows(
             "budget",
             1,
             row=np.zeros(len(nz), np.int64),
             col=pi[nz],
             val=t * inst.cost[nz],
-            hi=float(inst.budget),
+            hi=float(inst.budget) - spent,
         )  # type: ignore[arg-type]
     return b, has_budget
 
@@ -165,7 +185,12 @@ def ignored_constraints(inst: Instance) -> list[str]:
 LP_BOUND_METHODS = ("auto", "stopping", "highs")
 
 
-def lp_bound(inst: Instance, options: SolverOptions | None = None, method: str = "auto") -> LPBound:
+def lp_bound(
+    inst: Instance,
+    options: SolverOptions | None = None,
+    method: str = "auto",
+    committed: np.ndarray | None = None,
+) -> LPBound:
     """The LP bound at an optimal vertex, by optimal stopping (default) or by HiGHS.
 
     ``method="stopping"`` solves the dual stopping problem by policy iteration (with a budget
@@ -176,13 +201,17 @@ def lp_bound(inst: Instance, options: SolverOptions | None = None, method: str =
     HiGHS when it cannot certify, saying so in ``message``. ``options.time_limit`` covers
     both; past it ``value`` is ``inf``, ``status`` is ``"error"`` and ``termination``
     ``time_limit``. Raises `OptionError` for an unknown method.
+
+    ``committed`` (`assortopt.commitment`): the bound over plans that keep those units
+    (`lp_bound_builder`); committed products with units are in ``offered``, products committed
+    at 0 are not. Their sales caps are not a stopping problem, so HiGHS solves it.
     """
     if method not in LP_BOUND_METHODS:
         raise OptionError(f"lp bound method must be one of {', '.join(LP_BOUND_METHODS)}")
     t0 = time.perf_counter()
     base = options or SolverOptions()
-    if method == "highs":
-        return _lp_bound_highs(inst, base)
+    if method == "highs" or committed is not None:
+        return _lp_bound_highs(inst, base, committed)
     deadline = None if base.time_limit is None else t0 + float(base.time_limit)
     try:
         out = _lp_bound_stopping(inst, deadline)
@@ -273,7 +302,9 @@ def _lp_bound_stopping(inst: Instance, deadline: float | None) -> LPBound:
     )
 
 
-def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPBound:
+def _lp_bound_highs(
+    inst: Instance, options: SolverOptions | None = None, committed: np.ndarray | None = None
+) -> LPBound:
     """Solve the LP bound with HiGHS and return `LPBound` at an optimal **vertex**.
 
     HiGHS's interior point method with crossover gives a basic (vertex) optimum and is much
@@ -284,10 +315,18 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
     are honoured (``lp_method`` is ignored). On a solver failure ``status`` says so and
     ``value`` is ``inf`` (still a valid, if useless, bound); nothing is raised. Units: ``value``
     is expected profit per season in the instance's currency.
+
+    ``committed`` (`assortopt.commitment`): the bound over plans that keep those units
+    (`lp_bound_builder`); committed products with units are in ``offered``, products committed
+    at 0 are not. It is not certified by the stopping values (the sales caps change the dual).
     """
     t0 = time.perf_counter()
     base = options or SolverOptions()
-    builder, budget_row = lp_bound_builder(inst)
+    builder, budget_row = lp_bound_builder(inst, committed=committed)
+    fixed = committed_units = None
+    if committed is not None:
+        fixed = committed >= 0
+        committed_units = np.where(fixed, committed, 0)
     lp = builder.build()
     blocks = builder.var_blocks
     n = inst.n
@@ -320,6 +359,9 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
         top = float(pi.max()) if n else 0.0
         offered = (pi > SUPPORT_RTOL * top) & (inst.margin > 0) if top > 0 else np.zeros(n, bool)
         value = float(res.objective)  # type: ignore[arg-type]
+        if fixed is not None:
+            offered = (offered & ~fixed) | (committed_units > 0)
+            break
         if budget_row:
             break
         v = stopping_value(inst, offered)
@@ -348,7 +390,7 @@ def _lp_bound_highs(inst: Instance, options: SolverOptions | None = None) -> LPB
         status=OPTIMAL,
         time_s=time.perf_counter() - t0,
         budget_row=budget_row,
-        v=None if budget_row else v,
+        v=None if budget_row or fixed is not None else v,
     )
 
 

@@ -101,6 +101,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     truth = _truth(a, inst)
     if truth is not None and a.method == "local-search":
         params["truth"] = a.truth  # search under the true model's customers
+    committed = _committed(inst, a.committed)
     with _solver_log_to_stderr(a.verbose):
         sol = solve(
             inst,
@@ -114,8 +115,19 @@ def cmd_solve(a: argparse.Namespace) -> int:
             params=params,
             eval_reps=a.eval_reps,
             write_model=a.write_model,
+            committed=committed,
         )
     return _report_solution(sol, a.output, _truth_block(sol, truth, a))
+
+
+def _committed(inst: Any, path: str | None) -> Any:
+    """The commitment of ``--committed FILE``: the file's ``stock`` units, others free."""
+    if path is None:
+        return None
+    from .commitment import commitment_from_stock
+    from .solution import load_solution
+
+    return commitment_from_stock(inst, load_solution(path, inst).data["stock"], source=path)
 
 
 def _truth(a: argparse.Namespace, inst: Any) -> Any:
@@ -140,15 +152,19 @@ def _truth_block(sol: Any, truth: Any, a: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report_solution(sol: Any, output: str | None, extra: dict[str, Any] | None = None) -> int:
-    """Write the solution file (stdout without ``--output``) and the summary; the exit status."""
-    from .jsonio import write_json_atomic
+    """Write the solution file (stdout without ``--output``) and the summary; the exit status.
+    ``--output FILE.csv`` writes the planner's table instead (README, "A planner's view")."""
+    from .jsonio import write_atomic, write_json_atomic
 
     d = sol.to_dict()
     d.update(extra or {})
-    if output and output != "-":
+    if output and output.lower().endswith(".csv"):
+        text = sol.table().to_csv(index=False)
+        write_atomic(output, lambda fh: fh.write(text.encode("utf-8")))
+    elif output and output != "-":
         write_json_atomic(output, d)
     else:
-        _print_json(d)
+        _print_json(sol.to_dict())
     print(sol.summary(), file=sys.stderr)
     if sol.status == "infeasible":
         print(
@@ -241,6 +257,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         }
     )
     _print_json(out)
+    return EXIT_OK
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from .instance import load_instance
+    from .report import write_report
+    from .solution import load_solution
+
+    inst = load_instance(a.instance)
+    sol = load_solution(a.solution, inst)
+    if a.reps < 1:
+        raise OptionError(f"--reps must be >= 1, got {a.reps}")
+    path = write_report(inst, sol.stock, a.output, reps=a.reps, seed=a.seed, solution=sol.data)
+    print(path)
     return EXIT_OK
 
 
@@ -376,6 +406,7 @@ def cmd_approx(a: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "approx": cmd_approx,
     "solve": cmd_solve,
+    "report": cmd_report,
     "bound": cmd_bound,
     "evaluate": cmd_evaluate,
     "validate": cmd_validate,
@@ -408,6 +439,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="KEY=VALUE", help="method option, repeatable"
     )
     s.add_argument("--write-model", default=None, metavar="FILE.mps|FILE.lp")
+    s.add_argument(
+        "--committed",
+        default=None,
+        metavar="SOLUTION_FILE",
+        help="units already bought: the file's stock is kept exactly, other products are free",
+    )
     s.add_argument("--verbose", "-v", action="store_true", help="show the solver log")
     s.add_argument(
         "--truth",
@@ -426,6 +463,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="with --mpi: extensive form (default), progressive hedging or L-shaped",
     )
+
+    r = sub.add_parser("report", help="a plan as HTML with figures (DIR/report.html)")
+    r.add_argument("solution")
+    r.add_argument("instance")
+    r.add_argument("--output", "-o", required=True, metavar="DIR")
+    r.add_argument("--reps", type=int, default=2000, help="simulated seasons")
+    r.add_argument("--seed", type=int, default=1)
 
     b = sub.add_parser("bound", help="the LP upper bound as JSON")
     b.add_argument("instance")

@@ -49,6 +49,10 @@ class Instance:
         Number of customers in the season: fixed (an integer) or Poisson with that mean.
     max_products, budget
         Optional constraints: at most ``max_products`` products stocked; ``Σ cost·q ≤ budget``.
+    vendor, category
+        Optional labels per product (tuples of str, None for a product without one; the whole
+        attribute is None when no product has that label). Ignored by the choice model; used by
+        planning in waves (``--method waves``) and the planner's table.
     """
 
     ids: tuple[str, ...]
@@ -65,6 +69,8 @@ class Instance:
     name: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str | None = None
+    vendor: tuple[str | None, ...] | None = None
+    category: tuple[str | None, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
@@ -83,6 +89,13 @@ class Instance:
         rho.sort_indices()
         object.__setattr__(self, "transitions", rho)
         object.__setattr__(self, "ids", tuple(self.ids))
+        for label in ("vendor", "category"):
+            val = getattr(self, label)
+            if val is not None:
+                val = tuple(None if v is None else str(v) for v in val)
+                if len(val) != n:
+                    raise ValueError(f"{label} must have one entry per product ({n})")
+                object.__setattr__(self, label, val)
 
     # ----------------------------------------------------------------- derived data
     @property
@@ -183,7 +196,7 @@ MAX_MONEY = 1e15
 #: a sampled season in memory (about 16 bytes each, so 10⁷ customers take some 160 MB a season).
 MAX_CUSTOMERS = 10**7
 _PRODUCT_REQUIRED = ("id", "price", "cost", "arrival")
-_PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost")
+_PRODUCT_KEYS = (*_PRODUCT_REQUIRED, "salvage", "fixed_cost", "vendor", "category")
 _TRANSITION_KEYS = ("from", "to", "prob")
 _CONSTRAINT_KEYS = ("max_products", "budget")
 _DISTRIBUTIONS = ("fixed", "poisson")
@@ -334,8 +347,10 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
     products = d["products"]
     if _columnar(products):  # columnar form (.npz): one array per field
         ids, index, price, cost, arrival, salvage, fixed_cost = _product_columns(ck, products)
+        labels = {key: _column_labels(ck, products, key, len(ids)) for key in LABELS}
     else:
         ids, index, price, cost, arrival, salvage, fixed_cost = _product_list(ck, products)
+        labels = {key: _labels(ck, products, key) for key in LABELS}
     n = len(ids)
     ck.where(~(price > 0), "products[{}].price", "must be > 0, got {value}", price)
     ck.where(~(cost >= 0), "products[{}].cost", "must be >= 0, got {value}", cost)
@@ -415,6 +430,8 @@ def instance_from_dict(d: Any, source: str | None = None) -> Instance:
         name=name,
         metadata=copy.deepcopy(metadata),
         source=source,
+        vendor=labels["vendor"],
+        category=labels["category"],
     )
 
 
@@ -510,6 +527,38 @@ def _product_columns(ck: _Checker, cols: dict[str, Any]) -> tuple:
         for key in ("price", "cost", "arrival", "salvage", "fixed_cost")
     ]
     return (ids, index, *columns)
+
+
+#: Optional string labels of a product (ignored by the choice model).
+LABELS = ("vendor", "category")
+
+
+def _column_labels(
+    ck: _Checker, cols: dict[str, Any], key: str, n: int
+) -> tuple[str | None, ...] | None:
+    """A label column of the columnar form (strings; an empty string is no label), or None."""
+    if key not in cols:
+        return None
+    arr = np.asarray(cols[key])
+    if arr.ndim != 1 or arr.dtype.kind != "U" or len(arr) != n:
+        ck.fail(f"products.{key}", f"must be a column of {n} strings, got {arr.dtype} {arr.shape}")
+    return tuple(v if v.strip() else None for v in arr.tolist())
+
+
+def _labels(
+    ck: _Checker, products: list[dict[str, Any]], key: str
+) -> tuple[str | None, ...] | None:
+    """The optional string label ``key`` of every product (None where absent), or None when no
+    product has it; a label must be a non-empty string."""
+    if not any(key in p for p in products):
+        return None
+    out: list[str | None] = []
+    for k, p in enumerate(products):
+        v = p.get(key)
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            ck.fail(f"products[{k}].{key}", f"must be a non-empty string, got {v!r}")
+        out.append(v)
+    return tuple(out)
 
 
 def _sparse_transitions(
@@ -703,6 +752,10 @@ def instance_to_dict(inst: Instance) -> dict[str, Any]:
             prod["salvage"] = salvage[i]
         if fixed_cost[i] != 0:
             prod["fixed_cost"] = fixed_cost[i]
+        for label in ("vendor", "category"):
+            val = getattr(inst, label)
+            if val is not None and val[i] is not None:
+                prod[label] = val[i]
         products.append(prod)
     out["products"] = products
     coo = inst.transitions.tocoo()
@@ -746,6 +799,10 @@ def instance_to_columns(inst: Instance) -> dict[str, Any]:
         products["salvage"] = inst.salvage
     if np.any(inst.fixed_cost != 0):
         products["fixed_cost"] = inst.fixed_cost
+    for key in LABELS:
+        values = getattr(inst, key)
+        if values is not None:
+            products[key] = np.array([v or "" for v in values], dtype=str)
     coo = inst.transitions.tocoo()
     small = inst.n < 2**31
     d["products"] = products

@@ -39,6 +39,7 @@ class Solution:
     scenarios: int
     timings: dict[str, float] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    committed: np.ndarray | None = None
 
     @property
     def stock(self) -> np.ndarray:
@@ -78,6 +79,11 @@ class Solution:
             d["message"] = p.message
         if self.params:
             d["params"] = self.params
+        if self.committed is not None:
+            fixed = self.committed >= 0
+            d["committed"] = {
+                self.instance.ids[i]: int(self.committed[i]) for i in np.flatnonzero(fixed)
+            }
         # wall times a method reports go with the timings, so that the rest of the file
         # depends on the command alone
         extra = {k: _jsonable(v) for k, v in p.extra.items() if not _is_timing(k, v)}
@@ -87,6 +93,15 @@ class Solution:
         if extra:
             d["extra"] = extra
         return d
+
+    def table(self, reps: int = 2000, seed: int | None = None) -> Any:
+        """The planner's view: a pandas DataFrame, one row per product (id, vendor, units,
+        first-choice demand T·λ, expected sales, sell-through, stock-out probability,
+        substitution in and out, ...), from ``reps`` simulated seasons drawn from ``seed``
+        (default: the solution's evaluation seed, ``seed + 1``); see `assortopt.planner`."""
+        from .planner import plan_table
+
+        return plan_table(self.instance, self.stock, reps, self.seed + 1 if seed is None else seed)
 
     def summary(self) -> str:
         """A few lines for humans (the CLI prints them to stderr)."""
@@ -151,18 +166,21 @@ def package(
     timings: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     bound: bool = True,
+    committed: np.ndarray | None = None,
 ) -> Solution:
     """A plan made into a `Solution`: the LP bound (when ``bound``) and an out-of-sample
     `simulate` of ``eval_reps`` seasons from ``eval_seed`` (default ``seed + 1``, independent of
     the planning draws), skipped for infeasible or failed plans. Every way of planning (`solve`,
-    a builder's `Formulation.solution`, the MPI solve) ends here, so their files agree."""
+    a builder's `Formulation.solution`, the MPI solve) ends here, so their files agree.
+    ``committed``: the plan was made around that stock; the bound is then the bound over plans
+    that keep it, and the file lists it under ``committed``."""
     timings = dict(timings or {})
     t0 = time.perf_counter()
     lpb = None
     if bound:
         from .bound import lp_bound
 
-        lpb = lp_bound(inst).value
+        lpb = lp_bound(inst, committed=committed).value
         timings["bound_s"] = time.perf_counter() - t0
     evaluation = None
     if eval_reps and holds_plan(plan.status):
@@ -184,4 +202,5 @@ def package(
         scenarios=scenarios,
         timings=timings,
         params=params or {},
+        committed=committed,
     )

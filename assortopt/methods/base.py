@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from ..bound import LPBound
+from ..commitment import check_commitment, commitment_problem, honours
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..plan import Plan
 from ..solver import SolverOptions, time_left
-from ..solver.status import ERROR, FEASIBLE, OPTIMAL, Termination, holds_plan
+from ..solver.status import ERROR, FEASIBLE, INFEASIBLE, OPTIMAL, Termination, holds_plan
 from .params import Check, check_params
 
 __all__ = [
@@ -59,6 +60,9 @@ class PlanRequest:
     write_model
         If set, a method that builds an LP/MIP writes it to this ``.mps``/``.lp`` file
         (pass it as ``Formulation.solve(write=...)``).
+    committed
+        Stock already bought (`assortopt.commitment`): int64 length N, ``-1`` free, ``u >= 0``
+        exactly ``u`` units. Every method keeps those units and plans the rest around them.
     """
 
     scenarios: int = 100
@@ -66,6 +70,7 @@ class PlanRequest:
     options: SolverOptions = field(default_factory=SolverOptions)
     params: dict[str, Any] = field(default_factory=dict)
     write_model: str | None = None
+    committed: np.ndarray | None = None
 
     def param(self, key: str, default: Any) -> Any:
         return self.params.get(key, default)
@@ -88,7 +93,9 @@ def register(
 
         def checked(inst: Instance, req: PlanRequest) -> Plan:
             req = dataclasses.replace(req, params=check_params(name, params, req.params))
-            return fn(inst, req)
+            if req.committed is None:
+                return fn(inst, req)
+            return _committed_run(name, fn, inst, req)
 
         checked.__doc__ = fn.__doc__
         checked.__name__ = fn.__name__
@@ -98,6 +105,25 @@ def register(
         return fn
 
     return deco
+
+
+def _committed_run(name: str, fn: Method, inst: Instance, req: PlanRequest) -> Plan:
+    """Run a method under a commitment: validate it, refuse one no plan can honour, and check
+    that the plan keeps every committed unit (a method that does not is a bug, not a plan)."""
+    committed = check_commitment(inst, req.committed)
+    req = dataclasses.replace(req, committed=committed)
+    problem = commitment_problem(inst, committed)
+    if problem is not None:
+        return Plan(
+            np.zeros(inst.n, np.int64),
+            status=INFEASIBLE,
+            message=problem,
+            termination=Termination.INFEASIBLE,
+        )
+    plan = fn(inst, req)
+    if holds_plan(plan.status) and not honours(plan.stock, committed):
+        raise RuntimeError(f"method {name!r} changed committed units")
+    return plan
 
 
 def get_method(name: str) -> Method:

@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from ..bound import lp_bound
+from ..commitment import impose
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver.status import ERROR, HEURISTIC, OPTIMAL, Termination
@@ -41,8 +42,13 @@ from .rounding import (
 
 def _s_star(inst: Instance, req: PlanRequest) -> tuple[np.ndarray, Plan | None]:
     """S* of the LP bound, and the error plan to return instead when the bound failed."""
-    bound = lp_bound(inst, req.options)
+    bound = lp_bound(inst, req.options, committed=req.committed)
     return np.asarray(bound.offered, dtype=bool), bound_failed(bound)
+
+
+def _committed(inst: Instance, req: PlanRequest, q: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The rule's plan with the commitment put in (`assortopt.commitment.impose`)."""
+    return impose(inst, q, req.committed, value)
 
 
 @register("newsvendor")
@@ -52,6 +58,7 @@ def newsvendor(inst: Instance, req: PlanRequest) -> Plan:
     positive margin is offered (it may still get 0 units)."""
     demand = PooledDemand.of(inst, inst.arrival)
     q = newsvendor_plan(inst, demand)
+    q = _committed(inst, req, q, newsvendor_value(inst, demand, q))
     return Plan(
         q,
         status=HEURISTIC,
@@ -69,6 +76,7 @@ def pooled_newsvendor(inst: Instance, req: PlanRequest) -> Plan:
         return failed
     demand = PooledDemand.of(inst, pooled_probabilities(inst, s))
     q = newsvendor_plan(inst, demand, s)
+    q = _committed(inst, req, q, newsvendor_value(inst, demand, q))
     return Plan(
         q,
         status=HEURISTIC,
@@ -100,6 +108,7 @@ def fluid(inst: Instance, req: PlanRequest) -> Plan:
     exp_margin = (inst.price - inst.cost) * np.minimum(mean, q) - inst.fixed_cost * (q > 0)
     q = enforce_max_products(inst.replace(budget=None), q, exp_margin)
     q = scale_to_budget(inst, q)
+    q = _committed(inst, req, q, exp_margin)
     # the objective is the fluid profit of the plan returned (after the constraints cut it)
     value = (
         (inst.price - inst.salvage) * np.minimum(mean, q)
@@ -123,6 +132,7 @@ def round_saa_stock(
     seed: int,
     lp_objective: float,
     time_limit: float | None = None,
+    committed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, bool]:
     """Integer stock from the SAA-LP's fractional stock ``x``, as ``saa-lp-all`` rounds it.
 
@@ -130,8 +140,10 @@ def round_saa_stock(
     ceiling on ``scenarios`` simulated seasons from ``seed`` (objective: their mean profit);
     ``"nearest"`` / ``"floor"``: round, then drop units until the budget holds (objective: the
     LP's, ``lp_objective``). Also the rounding of ``saa-lp-all`` under MPI (`assortopt.mpi`).
-    The third value says whether the simulated search stopped at ``time_limit``.
+    The third value says whether the simulated search stopped at ``time_limit``. Committed
+    products (``committed`` ≥ 0, `assortopt.commitment`) keep their units.
     """
+    fixed = None if committed is None else committed >= 0
     if rule == "simulate":
         stream = planning_stream(inst, scenarios, seed)
         lo = np.floor(x + 1e-9).astype(np.int64)
@@ -144,10 +156,12 @@ def round_saa_stock(
             hi=hi,
             candidates=hi > 0,
             time_limit=time_limit,
+            fixed=fixed,
         )
         return r.stock, r.objective, r.stopped == "time-limit"
     q = _round(x, rule)
-    return fit_budget(inst, q, value=(inst.price - inst.cost) * q), lp_objective, False
+    q = fit_budget(inst, q, value=(inst.price - inst.cost) * q)
+    return impose(inst, q, committed, (inst.price - inst.cost) * q), lp_objective, False
 
 
 @register(
@@ -213,8 +227,17 @@ def saa_lp_all(inst: Instance, req: PlanRequest) -> Plan:
                 termination=res.termination,
             )
         x = np.where(keep, res.stock_frac, 0.0)
+    if req.committed is not None:
+        x = np.where(req.committed >= 0, req.committed, x)
     q, obj, cut = round_saa_stock(
-        inst, x, rule, req.scenarios, req.seed, res.objective, time_left(req.options, t0).time_limit
+        inst,
+        x,
+        rule,
+        req.scenarios,
+        req.seed,
+        res.objective,
+        time_left(req.options, t0).time_limit,
+        req.committed,
     )
     if cut:
         term = Termination.TIME_LIMIT

@@ -22,6 +22,7 @@ Every choice is a ``params`` option (see `heuristic`).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..bound import lp_bound
+from ..commitment import committed_mask, impose
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver import SolverOptions
@@ -97,6 +99,7 @@ def prune_tail(
     step: float = 0.5,
     max_iter: int = 200,
     deadline: float | None = None,
+    committed: np.ndarray | None = None,
 ) -> Pruning:
     """Shrink a product set until every product left is worth stocking on its pooled demand.
 
@@ -124,12 +127,18 @@ def prune_tail(
 
     ``max_products`` C: while more than C products are left, drop the lowest-newsvendor-value
     products (a ``step`` fraction of the excess at a time), re-pooling in between.
+
+    ``committed`` (`assortopt.commitment`): products committed with units are always kept (and
+    count against C), products committed at 0 are never kept.
     """
     if mode not in ("repool", "none"):
         raise OptionError(f"heuristic: tail must be 'repool' or 'none', got {mode!r}")
     if not (0 < step <= 1):
         raise OptionError(f"heuristic: tail_step must be in (0, 1], got {step}")
     keep = np.asarray(start, dtype=bool) & (inst.price > inst.cost)
+    fixed = np.zeros(inst.n, bool) if committed is None else committed >= 0
+    if committed is not None:
+        keep = (keep & ~fixed) | (committed > 0)
     ratio = critical_ratio(inst)
     margin = inst.price - inst.cost
     cap = inst.max_products
@@ -144,19 +153,19 @@ def prune_tail(
         value = np.where(keep, newsvendor_value(inst, demand, q), 0.0)
         drop = np.zeros(inst.n, bool)
         if mode == "repool":
-            cand = np.flatnonzero(keep & ((q == 0) | (value <= 0)))
+            cand = np.flatnonzero(keep & ~fixed & ((q == 0) | (value <= 0)))
             if len(cand):
                 n_drop = max(1, int(np.ceil(step * len(cand))))
                 order = cand[np.argsort(demand.mean[cand] * margin[cand], kind="stable")]
                 drop[order[:n_drop]] = True
                 dropped_tail += n_drop
         if not drop.any() and cap is not None and keep.sum() > cap:
-            idx = np.flatnonzero(keep)
-            excess = len(idx) - cap
+            excess = int(keep.sum()) - cap
+            idx = np.flatnonzero(keep & ~fixed)
             n_drop = max(1, int(np.ceil(step * excess)))
             order = idx[np.argsort(value[idx], kind="stable")]
             drop[order[:n_drop]] = True
-            dropped_cap += n_drop
+            dropped_cap += min(n_drop, len(idx))
         if not drop.any():
             break
         keep &= ~drop
@@ -209,6 +218,10 @@ def _quantities(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Fractional stock on the kept set: the SAA-LP (``"saa-lp"``) or the pooled newsvendor."""
     info: dict[str, Any] = {}
+    if req.committed is not None:
+        x, info = _committed_quantities(inst, keep, demand, req, mode, seed, time_limit)
+        fixed = req.committed >= 0
+        return np.where(fixed, req.committed, x), info
     if mode == "newsvendor":
         return newsvendor_plan(inst, demand, keep, constraints=False).astype(float), info
     if mode == "spill":
@@ -235,6 +248,42 @@ def _quantities(
         info["saa_fallback"] = "spill"
         return spill_newsvendor(inst, keep, demand)[0].astype(float), info
     return np.where(keep, res.stock_frac, 0.0), info
+
+
+def _committed_quantities(
+    inst: Instance,
+    keep: np.ndarray,
+    demand: PooledDemand,
+    req: PlanRequest,
+    mode: str,
+    seed: int,
+    time_limit: float | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """`_quantities` around a commitment: the SAA-LP is built on the kept set with the
+    committed stock columns fixed (`fix_committed`) and solved whole; the newsvendor modes
+    compute the free products' stock as usual (the committed ones are then put in)."""
+    if mode != "saa-lp":
+        return _quantities(
+            inst, keep, demand, dataclasses.replace(req, committed=None), mode, seed, time_limit
+        )
+    from ..models.committed import fix_committed
+    from ..models.saa_lp import build_saa_lp
+    from ..models.scenario_data import first_choice_counts
+
+    counts = first_choice_counts(inst, keep, req.scenarios, seed)
+    # chain="full": products outside the kept set pass customers on (same optimum, sparse)
+    f = fix_committed(build_saa_lp(inst, counts, keep, chain="full"), req.committed)
+    o = req.options
+    res = f.solve(
+        SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
+    )
+    info: dict[str, Any] = {"saa_status": res.status, "saa_objective": res.objective}
+    if res.status != OPTIMAL or res.x is None:
+        info["saa_fallback"] = "spill"
+        return spill_newsvendor(inst, keep, demand)[0].astype(float), info
+    x = np.zeros(inst.n)
+    x[np.asarray(f.info["products"])] = f.var_blocks["stock"].values(res.x)
+    return x, info
 
 
 def spill_newsvendor(
@@ -341,16 +390,16 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
     deadline = None if limit is None else t0 + limit
     cut: list[str] = []  # phases the time limit cut short (termination time_limit)
 
-    empty = constraint_empties(inst)
+    empty = constraint_empties(inst) if req.committed is None else None
     if empty is not None:  # a constraint alone empties the plan: say so, solve nothing
         return Plan(np.zeros(inst.n, np.int64), status=HEURISTIC, objective=0.0, message=empty)
-    bound = lp_bound(inst, req.options)
+    bound = lp_bound(inst, req.options, committed=req.committed)
     failed = bound_failed(bound)
     if failed is not None:
         return failed
     s_star = np.asarray(bound.offered, dtype=bool)
     t_bound = time.perf_counter() - t0
-    pr = prune_tail(inst, s_star, tail, step, deadline=deadline)
+    pr = prune_tail(inst, s_star, tail, step, deadline=deadline, committed=req.committed)
     if time_is_up(req.options, t0):
         cut.append("re-pooling")
     keep = pr.keep
@@ -384,6 +433,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         extra.update(kept=1, fallback=f"best single product {inst.ids[single]}")
 
     stream = None  # the simulated seasons, drawn when the simulated rounding first runs
+    fixed = None if req.committed is None else req.committed >= 0
     best_q = np.zeros(inst.n, np.int64)
     best = -np.inf
     sim_s = 0.0
@@ -416,9 +466,17 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
             hi = np.where(keep, np.ceil(x - 1e-9).astype(np.int64) + window, 0)
             cand = keep.copy()
             if add_back:
-                back = s_star & ~keep & (inst.price > inst.cost)
+                back = (
+                    s_star
+                    & ~keep
+                    & (inst.price > inst.cost)
+                    & ~committed_mask(req.committed, inst.n)
+                )
                 hi[back] = max(window, 1)
                 cand |= back
+            if fixed is not None:
+                lo = np.where(fixed, req.committed, lo)
+                hi = np.where(fixed, req.committed, hi)
             res = improve(
                 inst,
                 _round(x, "nearest"),
@@ -428,6 +486,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
                 candidates=cand,
                 max_sweeps=max_sweeps,
                 time_limit=time_left(req.options, t0).time_limit,
+                fixed=fixed,
             )
             if res.stopped == "time-limit":
                 cut.append("rounding")
@@ -437,6 +496,7 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
             q = fit_budget(
                 inst, _round(x, "nearest" if rule == "simulate" else rule), demand=demand
             )
+            q = impose(inst, q, req.committed, newsvendor_value(inst, demand, q))
             obj = info.get("saa_objective", float(newsvendor_value(inst, demand, q).sum()))
         if obj > best:
             best_q, best = q, obj

@@ -332,19 +332,25 @@ def _generate(ev: CRNEvaluator, lo, hi, moves, spend, n_stocked) -> tuple[np.nda
     return np.concatenate(js), np.concatenate(qs)
 
 
-def _repair(ev: CRNEvaluator, deadline: float | None) -> int:
+def _repair(ev: CRNEvaluator, deadline: float | None, fixed: np.ndarray | None = None) -> int:
     """Make the current plan feasible: drop products beyond max_products, then units over budget,
-    each time taking the move that loses least (per unit of cost saved, for the budget)."""
+    each time taking the move that loses least (per unit of cost saved, for the budget).
+    Products in ``fixed`` (committed stock) are never touched."""
     inst = ev.inst
     done = 0
+    free = np.ones(inst.n, bool) if fixed is None else ~fixed
     while inst.max_products is not None and int((ev.stock > 0).sum()) > inst.max_products:
-        j = np.flatnonzero(ev.stock > 0)
+        j = np.flatnonzero((ev.stock > 0) & free)
+        if len(j) == 0:
+            break
         d = ev.deltas(j, np.zeros(len(j), np.int64))
         b = int(np.argmax(d))
         ev.apply(int(j[b]), 0)
         done += 1
     while inst.budget is not None and float(inst.cost @ ev.stock) > inst.budget * (1 + 1e-12):
-        j = np.flatnonzero((ev.stock > 0) & (inst.cost > 0))
+        j = np.flatnonzero((ev.stock > 0) & (inst.cost > 0) & free)
+        if len(j) == 0:
+            break
         d = ev.deltas(j, ev.stock[j] - 1)
         b = int(np.argmax(d / inst.cost[j]))
         ev.apply(int(j[b]), int(ev.stock[j[b]] - 1))
@@ -366,6 +372,7 @@ def improve(
     time_limit: float | None = None,
     max_sweeps: int = 1000,
     evaluator: CRNEvaluator | None = None,
+    fixed: np.ndarray | None = None,
 ) -> SearchResult:
     """Improve a plan by unit moves until no move raises the sample average profit.
 
@@ -384,6 +391,9 @@ def improve(
         Seconds; the best plan so far is returned when it runs out.
     max_sweeps
         Cap on the passes over all moves.
+    fixed
+        Bool mask of products never moved (committed stock, `assortopt.commitment`): they keep
+        their units from ``start``, and repairs and moves only touch the others.
 
     A plan that breaks ``max_products`` or ``budget`` is first repaired with the least damaging
     drops / unit removals; every move keeps it feasible. Each sweep scores every move exactly on the
@@ -403,7 +413,9 @@ def improve(
     obj0 = ev.set_plan(start)
     lo_a = np.zeros(inst.n, np.int64) if lo is None else np.asarray(lo, np.int64)
     hi_a = np.full(inst.n, np.iinfo(np.int64).max // 2) if hi is None else np.asarray(hi, np.int64)
-    repaired = _repair(ev, deadline)
+    if fixed is not None:
+        fixed = np.asarray(fixed, dtype=bool)
+    repaired = _repair(ev, deadline, fixed)
     scale = max(1.0, abs(ev.profit))
     tol = 1e-9 * scale
     accepted = sweeps = 0
@@ -413,6 +425,8 @@ def improve(
         spend = float(inst.cost @ ev.stock)
         n_stocked = int((ev.stock > 0).sum())
         j, nq = _generate(ev, lo_a, hi_a, moves, spend, n_stocked)
+        if fixed is not None:
+            j, nq = j[~fixed[j]], nq[~fixed[j]]
         d = ev.deltas(j, nq)
         order = np.argsort(-d, kind="stable")
         order = order[d[order] > tol]
@@ -524,7 +538,10 @@ def local_search(inst: Instance, req: PlanRequest) -> Plan:
         truth = truth_for(inst, truth)
     stream = planning_stream(inst, req.scenarios, req.seed, truth)
     left = time_left(req.options, t0).time_limit
-    res = improve(inst, q0, stream, moves=tuple(moves), time_limit=left, max_sweeps=max_sweeps)
+    fixed = None if req.committed is None else req.committed >= 0
+    res = improve(
+        inst, q0, stream, moves=tuple(moves), time_limit=left, max_sweeps=max_sweeps, fixed=fixed
+    )
     return Plan(
         res.stock,
         status=HEURISTIC,

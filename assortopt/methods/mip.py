@@ -35,6 +35,7 @@ import numpy as np
 
 from ..exceptions import OptionError
 from ..instance import Instance
+from ..models.committed import fix_committed
 from ..models.sample_path_mip import (
     FORMULATIONS,
     build_sample_path_mip,
@@ -117,6 +118,9 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         )
     default_start = "heuristic"
     lo = _min_stock(inst, req.param("min_stock", None))
+    if req.committed is not None:  # committed units are forced in here, fixed after the build
+        units = np.maximum(req.committed, 0)
+        lo = units if lo is None else np.maximum(lo, units)
     presolve = req.param("presolve", "off" if formulation == "strong" else "choose")
     if presolve not in ("off", "on", "choose"):
         raise OptionError(f"mip: presolve must be 'off', 'on' or 'choose', got {presolve!r}")
@@ -154,6 +158,7 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         min_stock=lo,
         unit_level=unit_level,
     )
+    fix_committed(f, req.committed)
     extra: dict[str, Any] = {
         "formulation": formulation,
         "unit_level": f.info.get("unit_level", False),

@@ -21,6 +21,7 @@ import numpy as np
 from ..bound import lp_bound
 from ..exceptions import OptionError
 from ..instance import Instance
+from ..models.committed import fix_committed
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
 from .base import (
@@ -45,7 +46,7 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     if which == "all":
         mask = None
     elif which == "lp":
-        bound = lp_bound(inst, req.options)
+        bound = lp_bound(inst, req.options, committed=req.committed)
         failed = bound_failed(bound)
         if failed is not None:
             return failed
@@ -60,7 +61,7 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
     if time_is_up(req.options, t0):
         return stopped_before(inst, None if plan0 is None else plan0.stock, label, "the MIP")
     counts = first_choice_counts(inst, mask, req.scenarios, req.seed)
-    f = build_spill_mip(inst, counts, mask)
+    f = fix_committed(build_spill_mip(inst, counts, mask), req.committed)
     start = None
     if plan0 is not None:
         pos = np.asarray(f.info["products"])

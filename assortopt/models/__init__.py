@@ -44,6 +44,7 @@ def build(
     *,
     scenarios: int = 100,
     seed: int = 0,
+    committed: Any = None,
     **opts: Any,
 ) -> Formulation:
     """Build formulation ``name`` for ``inst`` and return its `Formulation`.
@@ -66,6 +67,11 @@ def build(
     seed
         Seed of that sampling (recorded in ``info["seed"]``; `Formulation.solution` evaluates
         out of sample from ``seed + 1`` by default, as `assortopt.solve` does).
+    committed
+        Stock already bought (`assortopt.commitment`: int array, -1 free, or ``{id: units}``):
+        the stock columns of those products are fixed (`assortopt.models.committed`); for
+        ``lp_bound``, the bound over plans that keep it. Committed products with units are added
+        to ``offered_mask`` / ``min_stock`` so that they have a column.
     **opts
         Passed to the builder: ``use_budget`` (`build_lp_bound`); ``offered_mask``, ``rho``,
         ``chain`` (`build_saa_lp`, `build_spill_mip`); ``formulation``, ``candidates``,
@@ -110,12 +116,24 @@ def build(
             f"{key} does not take option(s) {', '.join(unknown)}; it takes {', '.join(allowed)}"
         )
     sampled = data is None
+    if committed is not None:
+        import numpy as np
+
+        from ..commitment import check_commitment
+
+        committed = check_commitment(inst, committed)
+        units = np.maximum(committed, 0)
+        if key in ("saa_lp", "spill_mip") and opts.get("offered_mask") is not None:
+            opts["offered_mask"] = np.asarray(opts["offered_mask"], dtype=bool) | (units > 0)
+        if key == "sample_path_mip":
+            lo = opts.get("min_stock")
+            opts["min_stock"] = units if lo is None else np.maximum(np.asarray(lo), units)
     if key == "lp_bound":
         if data is not None:
             raise OptionError("lp_bound takes no data (the bound needs no scenarios)")
         from .lp_bound import build_lp_bound
 
-        f = build_lp_bound(inst, **opts)
+        f = build_lp_bound(inst, committed=committed, **opts)
     elif key in ("saa_lp", "spill_mip"):
         from .scenario_data import counts_from_stream, first_choice_counts
 
@@ -154,6 +172,10 @@ def build(
         from .sample_path_mip import build_sample_path_mip
 
         f = build_sample_path_mip(inst, data, **opts)
+    if committed is not None and key != "lp_bound":
+        from .committed import fix_committed
+
+        fix_committed(f, committed)
     f.instance = inst
     f.info["seed"] = int(seed)
     f.info["sampled"] = sampled

@@ -185,12 +185,17 @@ class Formulation:
     # ------------------------------------------------------------------ results
     def stock(self, x: np.ndarray, n_products: int) -> np.ndarray:
         """Integer stock per product (length N) from a column vector; rounds LP values down
-        only after adding 1e-6, so 2.9999999 counts as 3."""
+        only after adding 1e-6, so 2.9999999 counts as 3. Committed products
+        (``info["committed"]``) read as their committed units."""
         blk = self.var_blocks["stock"]
         q = np.zeros(n_products)
         prods = self.info.get("products", np.arange(n_products))
         q[np.asarray(prods)] = blk.values(x)
-        return np.floor(np.maximum(q, 0.0) + 1e-6).astype(np.int64)
+        out = np.floor(np.maximum(q, 0.0) + 1e-6).astype(np.int64)
+        committed = self.info.get("committed")
+        if committed is not None:  # fixed by assortopt.models.committed, perhaps at a cap
+            out[committed >= 0] = committed[committed >= 0]
+        return out
 
     def _n_products(self, inst: Any) -> tuple[Any, int]:
         inst = inst if inst is not None else self.instance

@@ -23,7 +23,9 @@ __all__ = ["LPBound", "build_lp_bound", "ignored_constraints", "lp_bound", "stop
 __all__ += ["SUPPORT_RTOL"]
 
 
-def build_lp_bound(inst: Instance, use_budget: bool = True) -> Formulation:
+def build_lp_bound(
+    inst: Instance, use_budget: bool = True, committed: np.ndarray | None = None
+) -> Formulation:
     """Build the LP bound as a `Formulation` (arrays for HiGHS, lazy Pyomo model).
 
     Variable blocks ``"pi"`` (purchase probability per customer) and ``"z"`` (expected visits
@@ -34,8 +36,9 @@ def build_lp_bound(inst: Instance, use_budget: bool = True) -> Formulation:
 
     Units: the objective is expected profit per season, ``T·Σ_i (price_i − cost_i)·π_i``, in
     the instance's currency. Raises nothing (the instance was checked when it was made).
+    ``committed``: the bound over plans that keep that stock (`lp_bound_builder`).
     """
-    b, has_budget = lp_bound_builder(inst, use_budget)
+    b, has_budget = lp_bound_builder(inst, use_budget, committed)
     info = {
         "products": np.arange(inst.n),
         "customers": float(inst.customers_mean),
