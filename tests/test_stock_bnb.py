@@ -11,6 +11,9 @@ Claims under test, each against an independent truth:
   same scenarios), with salvage, fixed costs, budget, max_products and min/max stock bounds;
 * method ``mip`` with ``formulation="bnb"`` and with the strong HiGHS model, both run to
   optimality, agree on value and bound;
+* the customer-price bound (§3.4) dominates every plan of random boxes, equals the γ-bound at
+  constant prices, and certifies the exhaustive optimum; ``mip`` defaults to ``bnb`` and falls
+  back to ``strong`` for HiGHS-only calls;
 * stopped early (one node, or a tiny time limit), the bound still holds: bound ≥ exhaustive
   optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start.
 """
@@ -285,3 +288,17 @@ def test_certified_optimum_with_prices_equals_exhaustive(case: int) -> None:
         assert r.bound == pytest.approx(want, abs=1e-9)
         stopped = solve_stock_bnb(inst, st, mip_gap=0.0, price_steps=3, max_nodes=1)
         assert stopped.bound >= want - 1e-9 >= saa(inst, st, stopped.stock) - 2e-9
+
+
+def test_mip_default_is_bnb_and_falls_back_to_strong_for_highs_only_calls(tmp_path) -> None:
+    inst = random_instance(3, seed=3, T=5)
+    mip = get_method("mip")
+    opts = SolverOptions(threads=1, mip_gap=0.0)
+    plain = mip(inst, PlanRequest(scenarios=8, seed=1, options=opts, params={"start": "none"}))
+    assert plain.extra["formulation"] == "bnb"
+    highs = PlanRequest(scenarios=8, seed=1, options=opts, params={"start": "none", "lp_first": 1})
+    assert mip(inst, highs).extra["formulation"] == "strong"
+    path = str(tmp_path / "m.lp")
+    written = mip(inst, dataclasses.replace(highs, params={"start": "none"}, write_model=path))
+    assert written.extra["formulation"] == "strong" and (tmp_path / "m.lp").exists()
+    assert written.objective == pytest.approx(plain.objective, abs=1e-9)
