@@ -11,6 +11,9 @@ Claims under test, each against an independent truth:
   same scenarios), with salvage, fixed costs, budget, max_products and min/max stock bounds;
 * method ``mip`` with ``formulation="bnb"`` and with the strong HiGHS model, both run to
   optimality, agree on value and bound;
+* the customer-price bound (§3.4) dominates every plan of random boxes, equals the γ-bound at
+  constant prices, and certifies the exhaustive optimum; ``mip`` defaults to ``bnb`` and falls
+  back to ``strong`` for HiGHS-only calls;
 * stopped early (one node, or a tiny time limit), the bound still holds: bound ≥ exhaustive
   optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start.
 """
@@ -225,3 +228,77 @@ def test_method_refuses_highs_only_params() -> None:
     req = PlanRequest(scenarios=5, params={"formulation": "bnb", "presolve": "on"})
     with pytest.raises(OptionError, match="bnb"):
         get_method("mip")(inst, req)
+
+
+def test_buying_at_all_is_monotone_per_customer() -> None:
+    """models/stock_bnb.md §3.4: one more unit never turns a buyer into a non-buyer."""
+    rng = np.random.default_rng(1)
+    for trial in range(200):
+        n = int(rng.integers(2, 5))
+        lists = [list(rng.permutation(n)[: rng.integers(0, n + 1)]) for _ in range(10)]
+        q = rng.integers(0, 3, n)
+        q2 = q.copy()
+        q2[int(rng.integers(n))] += 1
+
+        def buyers(stock, lists=lists):
+            left, out = np.array(stock), []
+            for lst in lists:
+                b = next((i for i in lst if left[i] > 0), None)
+                if b is not None:
+                    left[b] -= 1
+                out.append(b is not None)
+            return np.array(out)
+
+        assert np.all(buyers(q2) >= buyers(q)), trial
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_price_bound_dominates_every_plan_in_the_box(seed: int) -> None:
+    inst = random_instance(3, seed=20 + seed, T=7, fixed=seed % 2 == 0, salvage=seed == 3)
+    st = sample_streams(inst, 6, seed)
+    prob = StockProblem(inst, st, np.ones(inst.n, bool))
+    rng = np.random.default_rng(seed)
+    n_cust = prob.stream.offsets.shape[0] - 1
+    for _ in range(8):
+        lo = rng.integers(0, 3, inst.n)
+        hi = lo + rng.integers(0, 4, inst.n)
+        tab = prob.box(lo, hi)
+        best, _ = exhaustive(inst, st, lo, tab.hi)
+        gamma = float(rng.uniform(0, prob.gain.max()))
+        # constant prices γ give back the γ-bound exactly (§3.4)
+        ub_c, _, _ = prob.price_bound(tab, np.full(n_cust, gamma), 1, -np.inf)
+        vals, const = tab.values(prob.gain, gamma)
+        assert ub_c == pytest.approx(vals.max(axis=1).sum() + const, abs=1e-9)
+        for mu in (rng.uniform(0, 2 * prob.gain.max(), n_cust), np.zeros(n_cust)):
+            ub, q, mu2 = prob.price_bound(tab, mu, 6, best)
+            assert ub >= best - 1e-9
+            assert np.all(q >= lo) and np.all(q <= tab.hi) and np.all(mu2 >= 0)
+
+
+@pytest.mark.parametrize("case", [0, 1, 2])
+def test_certified_optimum_with_prices_equals_exhaustive(case: int) -> None:
+    for seed in range(3):
+        inst = random_instance(3, seed=40 + 10 * case + seed, T=6, **dict(CASES[case]))
+        st = sample_streams(inst, 8, seed)
+        top = int(st.customers_per_scenario.max())
+        want, _ = exhaustive(inst, st, np.zeros(3, int), np.full(3, top))
+        r = solve_stock_bnb(inst, st, mip_gap=0.0, price_steps=3, root_price_steps=10)
+        assert r.status == "optimal"
+        assert r.objective == pytest.approx(want, abs=1e-9)
+        assert r.bound == pytest.approx(want, abs=1e-9)
+        stopped = solve_stock_bnb(inst, st, mip_gap=0.0, price_steps=3, max_nodes=1)
+        assert stopped.bound >= want - 1e-9 >= saa(inst, st, stopped.stock) - 2e-9
+
+
+def test_mip_default_is_bnb_and_falls_back_to_strong_for_highs_only_calls(tmp_path) -> None:
+    inst = random_instance(3, seed=3, T=5)
+    mip = get_method("mip")
+    opts = SolverOptions(threads=1, mip_gap=0.0)
+    plain = mip(inst, PlanRequest(scenarios=8, seed=1, options=opts, params={"start": "none"}))
+    assert plain.extra["formulation"] == "bnb"
+    highs = PlanRequest(scenarios=8, seed=1, options=opts, params={"start": "none", "lp_first": 1})
+    assert mip(inst, highs).extra["formulation"] == "strong"
+    path = str(tmp_path / "m.lp")
+    written = mip(inst, dataclasses.replace(highs, params={"start": "none"}, write_model=path))
+    assert written.extra["formulation"] == "strong" and (tmp_path / "m.lp").exists()
+    assert written.objective == pytest.approx(plain.objective, abs=1e-9)

@@ -5,9 +5,10 @@ Samples ``req.scenarios`` streams of preference lists from ``req.seed``, builds
 the in-sample average profit of the plan on those streams; ``bound``/``gap`` are HiGHS's proven
 bound and relative gap. Params:
 
-* ``formulation``: ``"strong"`` (default), ``"bigm"`` (the textbook model, for comparison) or
-  ``"bnb"`` (branch-and-bound over the stock with the exact simulator, no HiGHS:
-  `assortopt.methods.mip_bnb`, models/stock_bnb.md).
+* ``formulation``: ``"bnb"`` (default: branch-and-bound over the stock with the exact
+  simulator, no HiGHS: `assortopt.methods.mip_bnb`, models/stock_bnb.md), ``"strong"`` (the
+  HiGHS model; the default instead when the call writes the model file or passes a HiGHS-only
+  param: presolve, lp_first, unit_level) or ``"bigm"`` (the textbook model, for comparison).
 * ``start``: warm start: a method name (default ``"heuristic"`` when that method exists),
   ``"none"``, or a plan (``{id: units}`` or a length-N list). A time-limited solve never returns
   a plan worse in-sample than a feasible start.
@@ -104,13 +105,22 @@ def _infeasible_reason(inst: Instance, lo: np.ndarray | None) -> str | None:
     return None
 
 
+def _default_formulation(req: PlanRequest) -> str:
+    """``bnb`` (models/stock_bnb.md), except ``strong`` when the call needs the HiGHS model: a
+    ``write_model`` file or a HiGHS-only param (presolve, lp_first, unit_level)."""
+    highs_only = ("presolve", "lp_first", "unit_level")
+    if req.write_model or any(k in req.params for k in highs_only):
+        return "strong"
+    return "bnb"
+
+
 @register("mip", params=PARAMS)
 def mip(inst: Instance, req: PlanRequest) -> Plan:
     """Stock maximising average simulated profit over ``req.scenarios`` sampled streams, exactly."""
     from ..sampling import sample_streams
 
     t0 = time.perf_counter()
-    formulation = str(req.param("formulation", "strong"))
+    formulation = str(req.param("formulation", _default_formulation(req)))
     if formulation not in (*FORMULATIONS, "bnb"):
         raise OptionError(
             f"mip: formulation must be one of {', '.join((*FORMULATIONS, 'bnb'))}, "
@@ -132,15 +142,15 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
             message=reason,
             termination=Termination.INFEASIBLE,
         )
+
+    empty = constraint_empties(inst) if lo is None or not lo.any() else None
+    if empty is not None:
+        return Plan.proven_empty(inst.n, empty)
     if formulation == "bnb":
         from .mip_bnb import plan_bnb
 
         plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
         return plan_bnb(inst, req, lo, plan0, label, t0)
-
-    empty = constraint_empties(inst) if lo is None or not lo.any() else None
-    if empty is not None:
-        return Plan.proven_empty(inst.n, empty)
 
     # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
     plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)

@@ -47,6 +47,10 @@ def plan_bnb(
         return None if limit is None else max(0.0, limit - (time.perf_counter() - t0))
 
     extra: dict[str, Any] = {"formulation": "bnb", "start": label}
+    fixed = hi = None
+    if req.committed is not None:  # committed units: the box is [a_i, a_i] on those products
+        fixed = req.committed >= 0
+        hi = np.where(fixed, req.committed, np.iinfo(np.int64).max // 4)
     if start is not None:
         polish = left()
         pol = improve(
@@ -56,6 +60,7 @@ def plan_bnb(
             lo=lo,
             candidates=cand,
             time_limit=None if polish is None else 0.1 * polish,
+            fixed=fixed,
         )
         start = pol.stock
         extra["start_objective"] = pol.start_objective
@@ -65,6 +70,7 @@ def plan_bnb(
         stream,
         candidates=cand,
         min_stock=lo,
+        max_stock=hi,
         start=start,
         time_limit=left(),
         mip_gap=req.options.mip_gap,

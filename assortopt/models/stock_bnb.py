@@ -80,6 +80,7 @@ class StockProblem:
         self.net_cost = np.ascontiguousarray(inst.cost - inst.salvage, dtype=np.float64)
         self.fixed = np.ascontiguousarray(inst.fixed_cost, dtype=np.float64)
         self.evaluations = 0
+        self.price_decay = 0.5
 
     def value(self, q: np.ndarray) -> float:
         """Exact SAA objective of plan q (weighted mean simulated profit)."""
@@ -129,7 +130,50 @@ class StockProblem:
         valid = m <= hi[:, None]
         cost = self.net_cost[:, None] * m + np.where(m > 0, self.fixed[:, None], 0.0)
         cost = np.where(valid, cost, np.inf)
-        return BoxTables(lo, hi, upper, lower, total, cost)
+        return BoxTables(lo, hi, upper, lower, total, cost, d, e)
+
+    def price_bound(
+        self,
+        tab: BoxTables,
+        mu: np.ndarray,
+        iters: int,
+        target: float,
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The customer-price bound over the box (models/stock_bnb.md §3.4), no budget or
+        ``max_products``: ``iters`` projected subgradient steps on the prices μ ≥ 0 from
+        ``mu`` (Polyak steps towards ``target``). Returns the smallest bound met (every μ ≥ 0
+        gives a valid one), its maximiser and its prices."""
+        s = self.stream
+        cut, buys = _bnb_kernels.customer_sets(s.offsets, s.items, s.scenario_offsets,
+                                               tab.lo, tab.hi)  # fmt: skip
+        width = tab.cost.shape[1]
+        best = (np.inf, tab.lo, mu)
+        theta = 1.0
+        for it in range(iters):
+            h, const, grad = _bnb_kernels.claim_tables(
+                s.offsets, s.items, s.scenario_offsets, cut, buys, mu, self.gain, tab.d, tab.e,
+                self.weight, tab.lo, tab.hi, width, _NO_RECORD,
+            )  # fmt: skip
+            vals = h - tab.cost
+            r = vals.argmax(axis=1)
+            ub = float(vals[np.arange(len(r)), r].sum() + const)
+            q = tab.lo + r
+            if ub < best[0]:
+                best = (ub, q, mu)
+            else:
+                theta *= self.price_decay
+            if ub <= target or it == iters - 1:
+                break
+            # the subgradient at the maximiser q
+            _, _, grad = _bnb_kernels.claim_tables(
+                s.offsets, s.items, s.scenario_offsets, cut, buys, mu, self.gain, tab.d, tab.e,
+                self.weight, tab.lo, tab.hi, width, q,
+            )  # fmt: skip
+            norm = float(grad @ grad)
+            if norm <= 0:
+                break
+            mu = np.maximum(0.0, mu - theta * (ub - target) / norm * grad)
+        return best
 
 
 @dataclass
@@ -144,6 +188,8 @@ class BoxTables:
     lower: np.ndarray
     total: float
     cost: np.ndarray
+    d: np.ndarray | None = None
+    e: np.ndarray | None = None
 
     def values(self, gain: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
         """Separable value tables for the multiplier γ ≥ 0 on total sales, and the constant
@@ -267,6 +313,9 @@ def _box_bound(
     """min over γ ∈ [0, max g] of the γ-bound (convex in γ: golden-section search; every γ
     gives a valid bound, so stopping the search early only loosens it)."""
 
+    if budget is None and cap is None and steps > 0 and not np.array_equal(tab.lo, tab.hi):
+        return _box_bound_grid(tab, gain, steps)
+
     def at(gamma: float) -> tuple[float, np.ndarray]:
         vals, const = tab.values(gain, gamma)
         ub, q = _bound(vals, tab.lo, tab.hi, cost, budget, cap, gain)
@@ -294,6 +343,39 @@ def _box_bound(
     return best
 
 
+def _gamma_values(tab: BoxTables, gain: np.ndarray, gammas: np.ndarray) -> np.ndarray:
+    """The unconstrained γ-bound at every γ of ``gammas`` in one array operation: (len,)."""
+    a = gain[None, :, None] - gammas[:, None, None]
+    rev = np.where(a >= 0, a * tab.upper[None], a * tab.lower[None]) - tab.cost[None]
+    return rev.max(axis=2).sum(axis=1) + gammas * tab.total
+
+
+def _box_bound_grid(tab: BoxTables, gain: np.ndarray, steps: int) -> tuple[float, np.ndarray]:
+    """Without budget and ``max_products``: the γ-bound minimised over a grid of 2·steps + 1
+    points on [0, max g], then refined twice on a grid around the best point (the bound is
+    convex in γ, models/stock_bnb.md §3.1; every γ is valid, so the grid only loosens it)."""
+    a, b = 0.0, float(gain.max())
+    pts = 2 * steps + 1
+    best_v, best_g = np.inf, 0.0
+    for _ in range(3):
+        gs = np.linspace(a, b, pts)
+        v = _gamma_values(tab, gain, gs)
+        i = int(np.argmin(v))
+        if v[i] < best_v:
+            best_v, best_g = float(v[i]), float(gs[i])
+        step = (b - a) / (pts - 1)
+        a, b = max(0.0, gs[i] - step), gs[i] + step
+    vals, const = tab.values(gain, best_g)
+    r = vals.argmax(axis=1)
+    return float(vals[np.arange(len(r)), r].sum() + const), tab.lo + r
+
+
+def _best_gamma(tab: BoxTables, gain: np.ndarray) -> float:
+    """The γ of the smallest unconstrained γ-bound on a grid (starting prices of §3.4)."""
+    gs = np.linspace(0.0, float(gain.max()), 65)
+    return float(gs[int(np.argmin(_gamma_values(tab, gain, gs)))])
+
+
 def _feasible(q: np.ndarray, cost: np.ndarray, budget: float | None, cap: int | None) -> bool:
     if budget is not None and float(cost @ q) > budget * (1 + 1e-12) + 1e-9:
         return False
@@ -313,6 +395,8 @@ def solve_stock_bnb(
     max_nodes: int | None = None,
     verbose: bool = False,
     gamma_steps: int = 8,
+    price_steps: int | None = None,
+    root_price_steps: int = 100,
     branching: str = "bound-point",
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
@@ -334,6 +418,14 @@ def solve_stock_bnb(
         ``gap_of(best, bound) ≤ mip_gap`` (status ``optimal``); the bound is always valid.
     verbose
         One progress line on stderr about every 2 seconds, and a summary.
+    gamma_steps
+        Effort of the search over the total-sales multiplier γ (§3.1).
+    price_steps, root_price_steps
+        Subgradient steps of the customer-price bound (§3.4) per box (prices inherited from
+        the parent box, applied when the box comes to the top of the queue) and at the root.
+        Default 0 (off): at N = 10, T = 50 it cuts the excess of a box's bound over the
+        incumbent by ~20% but costs as much as the rest of the node, and lost in time
+        (models/stock_bnb.md §5). Ignored with a budget or ``max_products``.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -390,27 +482,60 @@ def solve_stock_bnb(
         return max(mip_gap * max(1.0, abs(best)), 1e-9 * max(1.0, abs(best)))
 
     pruned = -np.inf  # largest bound of a box discarded with a tolerance
-    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray]] = []
+    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, Any, bool]] = []
+    if budget is not None or cap is not None:
+        price_steps = 0
+    elif price_steps is None:
+        price_steps = 0
+    stats["price_steps"] = price_steps
     counter = 0
     nodes = 0
 
-    def process(lo: np.ndarray, hi: np.ndarray) -> None:
-        nonlocal best, best_q, counter, nodes, pruned
+    def offer(q: np.ndarray, v: float | None = None) -> None:
+        nonlocal best, best_q
+        if _feasible(q, cost, budget, cap):
+            v = prob.value(q) if v is None else v
+            if v > best:
+                best, best_q = v, q.copy()
+
+    def process(lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None) -> None:
+        """Bound a new box with the γ-bound; the price bound waits until the box is on top."""
+        nonlocal counter, nodes, pruned
         nodes += 1
         tab = prob.box(lo, hi)
         hi = tab.hi
         ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
-        if _feasible(qstar, cost, budget, cap):
-            v = ub if np.array_equal(lo, hi) else prob.value(qstar)
-            if v > best:
-                best, best_q = v, qstar.copy()
-        if ub <= best + tol() or np.array_equal(lo, hi):
+        point = np.array_equal(lo, hi)
+        offer(qstar, ub if point else None)
+        if ub <= best + tol() or point:
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
-        heapq.heappush(heap, (-ub, counter, lo, hi, qstar))
+        heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0))
 
-    process(lo0, hi0)
+    def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any) -> None:
+        """Tighten the top box with the customer-price bound (§3.4) and put it back."""
+        nonlocal counter, pruned
+        tab = prob.box(lo, hi)
+        if mu is None:
+            mu = np.full(prob.stream.offsets.shape[0] - 1, _best_gamma(tab, prob.gain))
+            steps = root_price_steps
+        else:
+            steps = price_steps
+        ub_p, q_p, mu = prob.price_bound(tab, mu.astype(np.float64), steps, best)
+        offer(q_p)
+        if ub_p < ub:
+            ub, q = ub_p, q_p
+        if ub <= best + tol():
+            pruned = max(pruned, min(ub, best + tol()))
+            return
+        counter += 1
+        heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True))
+
+    process(lo0, hi0, None)
+    if heap and not heap[0][6]:
+        top, _, lo, hi, qstar, mu, _ = heapq.heappop(heap)
+        price(-top, lo, hi, qstar, mu)
     stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
     last = time.perf_counter()
     status = OPTIMAL
@@ -427,14 +552,17 @@ def solve_stock_bnb(
         if max_nodes is not None and nodes >= max_nodes:
             status, msg = FEASIBLE, "node limit"
             break
-        _, _, lo, hi, qstar = heapq.heappop(heap)
+        top, _, lo, hi, qstar, mu, priced = heapq.heappop(heap)
+        if not priced:
+            price(-top, lo, hi, qstar, mu)
+            continue
         j, split = _branch(lo, hi, qstar, prob.gain, branching)
         hi1 = hi.copy()
         hi1[j] = split
         lo2 = lo.copy()
         lo2[j] = split + 1
-        process(lo, hi1)
-        process(lo2, hi)
+        process(lo, hi1, mu)
+        process(lo2, hi, mu)
         if verbose and time.perf_counter() - last > 2.0:
             last = time.perf_counter()
             top = -heap[0][0] if heap else best
