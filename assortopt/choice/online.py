@@ -50,6 +50,7 @@ from ..rng import as_generator, child_seeds
 from ..streams import Stream
 from .mc import choice_probabilities as mc_probs
 from .mc import offered_mask
+from .protocol import offer_matrix
 
 __all__ = [
     "MAX_SUBSETS",
@@ -279,6 +280,30 @@ class OnlineChoiceModel:
         mask = np.ones(self.n, bool) if offered is None else offered_mask(self, offered)  # type: ignore[arg-type]
         scen = self._scenarios(self.resolved_mode(mode, max_subsets), samples, seed)
         return self._evaluate(mask.astype(np.float64), scen, pairs=False)[0]
+
+    def probabilities(self, offered: Any) -> np.ndarray:
+        """P(j | S) for a batch of offer sets (the `ChoiceModel` protocol): B×(N+1), column N
+        is no purchase. Exact when `exact_feasible`, else Monte Carlo over the default 200,000
+        (q, C) draws of seed 0, every set on the same draws (use `choice_probabilities` to
+        choose the mode, samples and seed)."""
+        sets = offer_matrix(offered, self.ids)
+        scen = self._scenarios(self.resolved_mode("auto"), 200_000, 0)
+        out = np.zeros((sets.shape[0], self.n + 1))
+        for b, s in enumerate(sets):
+            big_p, p0, _ = self._evaluate(s.astype(np.float64), scen, pairs=False)
+            out[b, : self.n] = big_p
+            out[b, self.n] = p0
+        return out
+
+    def aligned(self, ids: Any) -> OnlineChoiceModel:
+        """The `ChoiceModel` name of `aligned_to`."""
+        return self.aligned_to(tuple(ids))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's file form (``assortopt-online/1``, `assortopt.choice.online_io`)."""
+        from .online_io import online_model_to_dict
+
+        return online_model_to_dict(self)
 
     def calibrate(
         self,
