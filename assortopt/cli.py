@@ -281,7 +281,8 @@ def cmd_fit(a: argparse.Namespace) -> int:
 
 def cmd_approx(a: argparse.Namespace) -> int:
     from .catalogue import read_catalogue
-    from .choice.approx import approximation_error, to_markov_chain
+    from .choice.approx import approximation_error
+    from .fit.refine import to_markov_chain
     from .instance import instance_to_dict
     from .jsonio import write_json_or_stdout
     from .truth import load_choice_model
@@ -291,7 +292,16 @@ def cmd_approx(a: argparse.Namespace) -> int:
     customers: float = a.customers
     if a.distribution == "fixed" and float(customers).is_integer():
         customers = int(customers)
-    inst = to_markov_chain(model, cat, customers, a.distribution, name=a.name or "")
+    inst = to_markov_chain(
+        model,
+        cat,
+        customers,
+        a.distribution,
+        name=a.name or "",
+        method=a.method,
+        n_sets=a.refine_sets,
+        seed=a.seed + 1,  # training sets of --method refined: never the error's sets
+    )
     if a.error_sets > 0:
         err = approximation_error(model, inst, a.error_sets, a.seed)
         inst.metadata["approximation_error"] = err
@@ -380,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-sets", type=int, default=50, help="random offer sets for the error (0: skip)"
     )
     ap.add_argument("--seed", type=int, default=0, help="seed of the random offer sets")
+    ap.add_argument(
+        "--method",
+        choices=("bgg", "refined"),
+        default="bgg",
+        help="bgg: Blanchet-Gallego-Goyal chain; refined: EM fit to P(j|S) on random sets",
+    )
+    ap.add_argument(
+        "--refine-sets", type=int, default=200, help="random training sets of --method refined"
+    )
 
     v = sub.add_parser("validate", help="check instance files")
     v.add_argument("instances", nargs="+")

@@ -60,6 +60,7 @@ __all__ = [
 ]
 
 MAX_SUBSETS = 4096
+FORMAT = "assortopt-online/1"  # the sidecar file form (`OnlineChoiceModel.to_dict`)
 _CHUNK_ENTRIES = 1 << 21  # rows × subsets per exact chunk (memory ≈ 16 MB per array)
 _SAMPLE_CHUNK = 1 << 16  # customers per sampling block (block b uses child seed b)
 
@@ -300,10 +301,31 @@ class OnlineChoiceModel:
         return self.aligned_to(tuple(ids))
 
     def to_dict(self) -> dict[str, Any]:
-        """The model's file form (``assortopt-online/1``, `assortopt.choice.online_io`)."""
-        from .online_io import online_model_to_dict
-
-        return online_model_to_dict(self)
+        """The model's file form (``assortopt-online/1``, read by `assortopt.choice.online_io`):
+        products with weights, queries with result lists."""
+        model = self
+        lengths = np.diff(model.offsets)
+        width = int(lengths.max()) if lengths.size else 0
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "no_purchase_weight": model.v0,
+            "examination": model.e[:width].tolist() if width else model.e.tolist(),
+            "products": [
+                {"id": pid, "weight": x} for pid, x in zip(model.ids, model.v.tolist(), strict=True)
+            ],
+            "queries": [
+                {"weight": wq, "results": [model.ids[i] for i in model.items[a:b].tolist()]}
+                for wq, a, b in zip(
+                    model.w.tolist(),
+                    model.offsets[:-1].tolist(),
+                    model.offsets[1:].tolist(),
+                    strict=True,
+                )
+            ],
+        }
+        if model.metadata:
+            out["metadata"] = model.metadata
+        return out
 
     def calibrate(
         self,
