@@ -270,6 +270,8 @@ def cmd_fit(a: argparse.Namespace) -> int:
         visits=a.visits,
         buy_share=a.buy_share,
         progress=None,
+        visits_file=a.visits_file,
+        support=int(a.support) if a.support.isdigit() else a.support,
     )
     save_instance(inst, a.output)
     if a.report:
@@ -461,6 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
     lam0.add_argument("--visits", type=float, default=None, help="total visits (sales-only data)")
     lam0.add_argument(
         "--buy-share", type=float, default=None, help="share of visits that buy (sales-only data)"
+    )
+    ft.add_argument(
+        "--visits-file",
+        default=None,
+        help="periods data: visits per period in a CSV (period, visits)",
+    )
+    ft.add_argument(
+        "--support",
+        default="auto",
+        help="support of the substitution matrix: auto, dense, observed, none, top-k as an "
+        "integer, or a CSV of allowed transitions (from, to)",
     )
     return p
 
