@@ -368,6 +368,8 @@ def cmd_fit(a: argparse.Namespace) -> int:
         visits=a.visits,
         buy_share=a.buy_share,
         progress=None,
+        visits_file=a.visits_file,
+        support=int(a.support) if a.support.isdigit() else a.support,
     )
     save_instance(inst, a.output)
     if a.report:
@@ -379,7 +381,8 @@ def cmd_fit(a: argparse.Namespace) -> int:
 
 def cmd_approx(a: argparse.Namespace) -> int:
     from .catalogue import read_catalogue
-    from .choice.approx import approximation_error, to_markov_chain
+    from .choice.approx import approximation_error
+    from .fit.refine import to_markov_chain
     from .instance import instance_to_dict
     from .jsonio import write_json_or_stdout
     from .truth import load_choice_model
@@ -389,7 +392,16 @@ def cmd_approx(a: argparse.Namespace) -> int:
     customers: float = a.customers
     if a.distribution == "fixed" and float(customers).is_integer():
         customers = int(customers)
-    inst = to_markov_chain(model, cat, customers, a.distribution, name=a.name or "")
+    inst = to_markov_chain(
+        model,
+        cat,
+        customers,
+        a.distribution,
+        name=a.name or "",
+        method=a.method,
+        n_sets=a.refine_sets,
+        seed=a.seed + 1,  # training sets of --method refined: never the error's sets
+    )
     if a.error_sets > 0:
         err = approximation_error(model, inst, a.error_sets, a.seed)
         inst.metadata["approximation_error"] = err
@@ -498,6 +510,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--error-sets", type=int, default=50, help="random offer sets for the error (0: skip)"
     )
     ap.add_argument("--seed", type=int, default=0, help="seed of the random offer sets")
+    ap.add_argument(
+        "--method",
+        choices=("bgg", "refined"),
+        default="bgg",
+        help="bgg: Blanchet-Gallego-Goyal chain; refined: EM fit to P(j|S) on random sets",
+    )
+    ap.add_argument(
+        "--refine-sets", type=int, default=200, help="random training sets of --method refined"
+    )
 
     v = sub.add_parser("validate", help="check instance files")
     v.add_argument("instances", nargs="+")
@@ -560,6 +581,17 @@ def build_parser() -> argparse.ArgumentParser:
     lam0.add_argument("--visits", type=float, default=None, help="total visits (sales-only data)")
     lam0.add_argument(
         "--buy-share", type=float, default=None, help="share of visits that buy (sales-only data)"
+    )
+    ft.add_argument(
+        "--visits-file",
+        default=None,
+        help="periods data: visits per period in a CSV (period, visits)",
+    )
+    ft.add_argument(
+        "--support",
+        default="auto",
+        help="support of the substitution matrix: auto, dense, observed, none, top-k as an "
+        "integer, or a CSV of allowed transitions (from, to)",
     )
     return p
 

@@ -759,10 +759,12 @@ def instance_to_dict(inst: Instance) -> dict[str, Any]:
         products.append(prod)
     out["products"] = products
     coo = inst.transitions.tocoo()
-    ids = inst.ids
+    ids = np.asarray(inst.ids, dtype=object)  # ids by position in C, not a Python loop
     out["transitions"] = [
-        {"from": ids[i], "to": ids[j], "prob": v}
-        for i, j, v in zip(coo.row.tolist(), coo.col.tolist(), coo.data.tolist(), strict=True)
+        {"from": i, "to": j, "prob": v}
+        for i, j, v in zip(
+            ids[coo.row].tolist(), ids[coo.col].tolist(), coo.data.tolist(), strict=True
+        )
     ]
     out.update((k, v) for k, v in head.items() if k not in out)  # constraints, metadata
     return out

@@ -15,6 +15,7 @@ from assortopt.choice.latent_class import LatentClassMNL
 from assortopt.choice.mc import choice_probabilities
 from assortopt.choice.mnl import MNLModel, mnl_choice_probabilities
 from assortopt.choice.nested import NestedLogit
+from assortopt.choice.online import OnlineChoiceModel, examination_probabilities
 from assortopt.choice.protocol import ChoiceModel
 from assortopt.choice.ranked_lists import RankedLists
 from assortopt.choice.rankings import stable_log
@@ -32,7 +33,18 @@ def _models() -> dict[str, object]:
         "nl": NestedLogit(IDS, V, [0, 0, 1, 1, 1], [0.3, 0.6]),
         "rl": RankedLists(IDS, [0.3, 0.2, 0.4], [[1, 0, 3], [2], [4, 3, 2, 1, 0]]),
         "mc": MarkovChainModel(random_instance(5, 3).replace(ids=IDS)),
+        "online": _online(),
     }
+
+
+def _online() -> OnlineChoiceModel:
+    """Three queries over 5 products, DCG examination (positions 2..4 fractional: exact mode
+    enumerates 8 consideration sets)."""
+    lists = [[0, 2, 4, 1], [3, 1], [2, 4, 0]]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in lists])])
+    items = np.concatenate(lists)
+    e = examination_probabilities("log", 4)
+    return OnlineChoiceModel(IDS, offsets, items, [0.5, 0.3, 0.2], e, np.exp(V), 0.8)
 
 
 def all_sets(n: int) -> np.ndarray:
@@ -109,6 +121,27 @@ def test_closed_forms_on_every_offer_set():
         np.testing.assert_allclose(ms["mc"].probabilities(s)[0, :5], mc, rtol=1e-12)
 
 
+def test_online_probabilities_by_brute_force():
+    """The online model's P(j | S): its own choice_probabilities, and a brute-force sum over
+    queries and examination patterns of the MNL among examined offered products."""
+    m = _online()
+    lists = [[0, 2, 4, 1], [3, 1], [2, 4, 0]]
+    w, e, u = [0.5, 0.3, 0.2], examination_probabilities("log", 4), np.exp(V)
+    for s in all_sets(5):
+        p = m.probabilities(s)[0]
+        np.testing.assert_allclose(p[:5], m.choice_probabilities(s), rtol=1e-12, atol=1e-15)
+        want = np.zeros(6)
+        for wq, lst in zip(w, lists, strict=True):
+            for pattern in itertools.product([0, 1], repeat=len(lst)):
+                pc = wq * math.prod(e[k] if b else 1 - e[k] for k, b in enumerate(pattern))
+                seen = [j for j, b in zip(lst, pattern, strict=True) if b and s[j]]
+                den = 0.8 + sum(u[j] for j in seen)
+                for j in seen:
+                    want[j] += pc * u[j] / den
+                want[5] += pc * 0.8 / den
+        np.testing.assert_allclose(p, want, rtol=1e-12, atol=1e-15)
+
+
 def test_nested_logit_with_unit_dissimilarities_is_mnl():
     nl = NestedLogit(IDS, V, [0, 1, 1, 0, 2], [1.0, 1.0, 1.0])
     np.testing.assert_allclose(
@@ -134,7 +167,7 @@ def test_positive_stable_laplace_transform():
             assert abs(est.mean() - math.exp(-(t**alpha))) < 5 * est.std() / math.sqrt(len(s))
 
 
-@pytest.mark.parametrize("name", ["mnl", "lc", "nl", "rl", "mc"])
+@pytest.mark.parametrize("name", ["mnl", "lc", "nl", "rl", "mc", "online"])
 def test_sampler_law_matches_probabilities_on_every_offer_set(name):
     """The list sampler's empirical choice under each of the 31 offer sets of 5 products
     against P(· | S); one seeded stream, chi-square per set (Bonferroni over the 31)."""

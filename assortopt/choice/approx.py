@@ -68,15 +68,17 @@ def to_markov_chain(
     name: str = "",
     max_products: int | None = None,
     budget: float | None = None,
+    chain: tuple[np.ndarray, sp.csr_array] | None = None,
 ) -> Instance:
-    """An `Instance` whose chain is the Blanchet–Gallego–Goyal chain of ``model``.
+    """An `Instance` whose chain is the Blanchet–Gallego–Goyal chain of ``model`` (or
+    ``chain`` = ``(arrival, transitions)`` when given, e.g. `assortopt.fit.refine`'s).
 
     ``catalogue`` is an `assortopt.catalogue.Catalogue` (or any object with ``ids``, ``price``,
     ``cost`` and optionally ``salvage``, ``fixed_cost``); the model is aligned to its ids.
     Raises `OptionError` when the products differ or customers could never leave the chain.
     """
     model = model.aligned(catalogue.ids) if tuple(model.ids) != tuple(catalogue.ids) else model
-    lam, rho = bgg_chain(model)
+    lam, rho = bgg_chain(model) if chain is None else chain
     n = len(lam)
     sums = np.asarray(rho.sum(axis=1)).ravel()
     try:
@@ -88,7 +90,10 @@ def to_markov_chain(
     if not customers > 0 or (distribution == "fixed" and customers != int(customers)):
         raise OptionError(f"customers must be > 0 (an integer when fixed), got {customers}")
     zeros = np.zeros(n)
-    meta = {"choice_model": model.to_dict().get("model", type(model).__name__), "bgg": True}
+    meta = {
+        "choice_model": model.to_dict().get("model", type(model).__name__),
+        "bgg": chain is None,
+    }
     return Instance(
         ids=tuple(catalogue.ids),
         price=np.asarray(catalogue.price, float),

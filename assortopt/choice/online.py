@@ -50,6 +50,7 @@ from ..rng import as_generator, child_seeds
 from ..streams import Stream
 from .mc import choice_probabilities as mc_probs
 from .mc import offered_mask
+from .protocol import offer_matrix
 
 __all__ = [
     "MAX_SUBSETS",
@@ -59,6 +60,7 @@ __all__ = [
 ]
 
 MAX_SUBSETS = 4096
+FORMAT = "assortopt-online/1"  # the sidecar file form (`OnlineChoiceModel.to_dict`)
 _CHUNK_ENTRIES = 1 << 21  # rows × subsets per exact chunk (memory ≈ 16 MB per array)
 _SAMPLE_CHUNK = 1 << 16  # customers per sampling block (block b uses child seed b)
 
@@ -279,6 +281,51 @@ class OnlineChoiceModel:
         mask = np.ones(self.n, bool) if offered is None else offered_mask(self, offered)  # type: ignore[arg-type]
         scen = self._scenarios(self.resolved_mode(mode, max_subsets), samples, seed)
         return self._evaluate(mask.astype(np.float64), scen, pairs=False)[0]
+
+    def probabilities(self, offered: Any) -> np.ndarray:
+        """P(j | S) for a batch of offer sets (the `ChoiceModel` protocol): B×(N+1), column N
+        is no purchase. Exact when `exact_feasible`, else Monte Carlo over the default 200,000
+        (q, C) draws of seed 0, every set on the same draws (use `choice_probabilities` to
+        choose the mode, samples and seed)."""
+        sets = offer_matrix(offered, self.ids)
+        scen = self._scenarios(self.resolved_mode("auto"), 200_000, 0)
+        out = np.zeros((sets.shape[0], self.n + 1))
+        for b, s in enumerate(sets):
+            big_p, p0, _ = self._evaluate(s.astype(np.float64), scen, pairs=False)
+            out[b, : self.n] = big_p
+            out[b, self.n] = p0
+        return out
+
+    def aligned(self, ids: Any) -> OnlineChoiceModel:
+        """The `ChoiceModel` name of `aligned_to`."""
+        return self.aligned_to(tuple(ids))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model's file form (``assortopt-online/1``, read by `assortopt.choice.online_io`):
+        products with weights, queries with result lists."""
+        model = self
+        lengths = np.diff(model.offsets)
+        width = int(lengths.max()) if lengths.size else 0
+        out: dict[str, Any] = {
+            "format": FORMAT,
+            "no_purchase_weight": model.v0,
+            "examination": model.e[:width].tolist() if width else model.e.tolist(),
+            "products": [
+                {"id": pid, "weight": x} for pid, x in zip(model.ids, model.v.tolist(), strict=True)
+            ],
+            "queries": [
+                {"weight": wq, "results": [model.ids[i] for i in model.items[a:b].tolist()]}
+                for wq, a, b in zip(
+                    model.w.tolist(),
+                    model.offsets[:-1].tolist(),
+                    model.offsets[1:].tolist(),
+                    strict=True,
+                )
+            ],
+        }
+        if model.metadata:
+            out["metadata"] = model.metadata
+        return out
 
     def calibrate(
         self,

@@ -18,7 +18,7 @@ import numpy as np
 from ..exceptions import InstanceError
 from ..instance import Instance, save_instance
 from ..jsonio import read_json, write_json_atomic
-from .online import OnlineChoiceModel
+from .online import FORMAT, OnlineChoiceModel
 
 __all__ = [
     "FORMAT",
@@ -31,33 +31,10 @@ __all__ = [
     "write_generated",
 ]
 
-FORMAT = "assortopt-online/1"
-
 
 def online_model_to_dict(model: OnlineChoiceModel) -> dict[str, Any]:
     """The sidecar JSON (``assortopt-online/1``): products with weights, queries with lists."""
-    lengths = np.diff(model.offsets)
-    width = int(lengths.max()) if lengths.size else 0
-    out: dict[str, Any] = {
-        "format": FORMAT,
-        "no_purchase_weight": model.v0,
-        "examination": model.e[:width].tolist() if width else model.e.tolist(),
-        "products": [
-            {"id": pid, "weight": x} for pid, x in zip(model.ids, model.v.tolist(), strict=True)
-        ],
-        "queries": [
-            {"weight": wq, "results": [model.ids[i] for i in model.items[a:b].tolist()]}
-            for wq, a, b in zip(
-                model.w.tolist(),
-                model.offsets[:-1].tolist(),
-                model.offsets[1:].tolist(),
-                strict=True,
-            )
-        ],
-    }
-    if model.metadata:
-        out["metadata"] = model.metadata
-    return out
+    return model.to_dict()
 
 
 def online_model_from_dict(d: Any, source: str | None = None) -> OnlineChoiceModel:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from ..catalogue import read_catalogue
 from ..exceptions import InstanceError, OptionError
 from ..instance import Instance
-from .data import SalesData, read_sales
+from .data import SalesData, read_sales, read_support
 from .em import ChainParams, EMResult, cell_probabilities, fit_em, loglik
 from .mnl import fit_mnl, mnl_loglik, out_matrix
 from .report import build_report
@@ -28,6 +28,8 @@ __all__ = ["fit_markov_chain", "choose_support", "mnl_start", "impute_no_purchas
 #: catalogues up to this size get a dense support for ρ by default; larger ones the top-k
 DENSE_SUPPORT_MAX = 200
 TOP_K = 20
+#: the named supports of `choose_support` (any other string is a transitions CSV path)
+SUPPORT_NAMES = ("auto", "dense", "observed", "none")
 IMPUTE_ROUNDS = 3  # re-imputations of no-purchases for sales-only data
 SHRINKAGE = 10.0  # default κ: pseudo-visits toward the MNL-implied row (models/fit.md)
 _OUT_EXIT_MIN = 1e-9  # fitted rows keep at least this exit probability (no traps in the file)
@@ -228,6 +230,7 @@ def fit_markov_chain(
     shrinkage: float = SHRINKAGE,
     name: str | None = None,
     progress: bool | None = None,
+    visits_file: str | os.PathLike[str] | None = None,
 ) -> tuple[Instance, dict[str, Any]]:
     """Fit the Markov chain choice model to sales records; an `Instance` ready for ``solve``.
 
@@ -249,8 +252,11 @@ def fit_markov_chain(
     visits, buy_share
         Only for data without no-purchase records: total visits, or the share of visits that
         buy (then visits = sales / buy_share).
+    visits_file
+        A periods CSV's visits given in a second CSV (columns ``period, visits``).
     support
-        The support of ρ (`choose_support`).
+        The support of ρ (`choose_support`), or the path of a CSV with columns ``from, to``
+        listing the allowed transitions (`assortopt.fit.data.read_support`).
     shrinkage
         κ: pseudo-visits per row of ρ, distributed as the MNL-implied row (a Dirichlet prior;
         0 = maximum likelihood). Rows seen in few walks move toward MNL substitution.
@@ -282,7 +288,9 @@ def fit_markov_chain(
                 )
             raise OptionError("data: products must be in catalogue order")
     else:
-        sales, held = read_sales(data, ids=ids, catalogue=cat_source)
+        sales, held = read_sales(data, ids=ids, catalogue=cat_source, visits_file=visits_file)
+    if isinstance(support, str | os.PathLike) and str(support) not in SUPPORT_NAMES:
+        support = read_support(support, sales.ids)  # a transitions CSV (from, to)
     if not customers or customers <= 0:
         raise OptionError(f"customers must be > 0, got {customers}")
     if distribution not in ("fixed", "poisson"):

@@ -27,7 +27,7 @@ import numpy as np
 from ..exceptions import InstanceError
 from ..jsonio import read_json
 
-__all__ = ["SalesData", "read_sales", "group_visits"]
+__all__ = ["SalesData", "read_sales", "read_support", "group_visits"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -295,9 +295,17 @@ def _finish(
 
 
 def _read_periods(
-    source: str, header: list[str], rows: list[list[str]], index: _Index
+    source: str,
+    header: list[str],
+    rows: list[list[str]],
+    index: _Index,
+    visits_file: str | os.PathLike[str] | None = None,
 ) -> SalesData:
     col = {c: k for k, c in enumerate(header)}
+    if visits_file is not None and "visits" in col:
+        raise _fail(
+            source, 1, "visits", f"visits are given both here and in {visits_file}: keep one"
+        )
     for c in ("period", "product", "available", "sold"):
         if c not in col:
             raise _fail(source, 1, c, "missing column (periods: period, product, available, sold)")
@@ -306,7 +314,7 @@ def _read_periods(
             raise _fail(
                 source, 1, c, "unknown column (periods: period, product, available, sold, visits)"
             )
-    has_visits = "visits" in col
+    has_visits = "visits" in col or visits_file is not None
     periods: dict[str, dict[str, Any]] = {}
     for r, raw in enumerate(rows, start=2):
         if not any(x.strip() for x in raw):
@@ -337,7 +345,7 @@ def _read_periods(
             per["avail"].add(i)
         if s > 0:
             per["sold"][i] = s
-        if has_visits and cell["visits"] != "":
+        if "visits" in col and cell["visits"] != "":
             v = _number(cell["visits"], source, r, "visits", integer=True)
             if v < 0:
                 raise _fail(source, r, "visits", f"must be >= 0, got {cell['visits']}")
@@ -347,6 +355,9 @@ def _read_periods(
                 )
             per["visits"] = v
             per["vrow"] = r
+    if visits_file is not None:
+        _merge_visits_file(visits_file, periods)
+    vsource = source if visits_file is None else str(visits_file)  # the file giving visits
     n = len(index.ids)
     out_sets: list[Any] = []
     cells: dict[tuple[int, int], float] = defaultdict(float)
@@ -358,11 +369,11 @@ def _read_periods(
             cells[(g, i)] += s
         if has_visits:
             if per["visits"] is None:
-                raise _fail(source, per["row"], "visits", f"no visits given for period {name!r}")
+                raise _fail(vsource, per["row"], "visits", f"no visits given for period {name!r}")
             rest = per["visits"] - sum(per["sold"].values())
             if rest < 0:
                 raise _fail(
-                    source, per["vrow"], "visits", f"fewer visits than sales in period {name!r}"
+                    vsource, per["vrow"], "visits", f"fewer visits than sales in period {name!r}"
                 )
             if rest > 0:
                 cells[(g, -1)] += rest
@@ -451,8 +462,77 @@ def _pcm_index(index: _Index, p: int, path: str, field: str) -> int:
     return k
 
 
+def _merge_visits_file(path: str | os.PathLike[str], periods: dict[str, dict[str, Any]]) -> None:
+    """Visits per period from a second CSV (columns ``period, visits``, one row per period):
+    set ``periods[name]["visits"]`` and the row naming it. Every period of the periods file
+    needs one row, and every row a period of the periods file."""
+    source = str(path)
+    header, rows = _open_csv(path)
+    col = {c: k for k, c in enumerate(header)}
+    for c in ("period", "visits"):
+        if c not in col:
+            raise _fail(source, 1, c, "missing column (visits file: period, visits)")
+    for c in header:
+        if c not in ("period", "visits"):
+            raise _fail(source, 1, c, "unknown column (visits file: period, visits)")
+    for r, raw in enumerate(rows, start=2):
+        if not any(x.strip() for x in raw):
+            continue
+        if len(raw) != len(header):
+            raise _fail(source, r, None, f"expected {len(header)} fields, got {len(raw)}")
+        name, text = raw[col["period"]].strip(), raw[col["visits"]].strip()
+        if name not in periods:
+            raise _fail(source, r, "period", f"unknown period {name!r} (not in the periods file)")
+        per = periods[name]
+        if per["visits"] is not None:
+            raise _fail(source, r, "period", f"period {name!r} repeated")
+        v = _number(text, source, r, "visits", integer=True)
+        if v < 0:
+            raise _fail(source, r, "visits", f"must be >= 0, got {text}")
+        per["visits"], per["vrow"] = v, r
+    for per in periods.values():
+        per["row"] = None  # "no visits given" then names the visits file, no row
+
+
+def read_support(path: str | os.PathLike[str], ids: Any) -> Any:
+    """A user support for ρ from a CSV with columns ``from, to`` (one allowed transition per
+    row, product ids of ``ids``): a 0/1 ``scipy.sparse`` N×N matrix for ``choose_support``.
+    Raises `InstanceError` naming file, row and column (unknown product, from = to, ...)."""
+    import scipy.sparse as sp
+
+    source = str(path)
+    header, rows = _open_csv(path)
+    col = {c: k for k, c in enumerate(header)}
+    for c in ("from", "to"):
+        if c not in col:
+            raise _fail(source, 1, c, "missing column (support: from, to)")
+    for c in header:
+        if c not in ("from", "to"):
+            raise _fail(source, 1, c, "unknown column (support: from, to)")
+    index = _Index(ids, source, None)
+    fr, to = [], []
+    for r, raw in enumerate(rows, start=2):
+        if not any(x.strip() for x in raw):
+            continue
+        if len(raw) != len(header):
+            raise _fail(source, r, None, f"expected {len(header)} fields, got {len(raw)}")
+        i = index(raw[col["from"]].strip(), r, "from")
+        j = index(raw[col["to"]].strip(), r, "to")
+        if i == j:
+            raise _fail(source, r, "to", f"a product cannot substitute itself ({ids[i]!r})")
+        fr.append(i)
+        to.append(j)
+    n = len(index.ids)
+    pat = sp.csr_array((np.ones(len(fr)), (fr, to)), shape=(n, n))
+    pat.data[:] = 1.0  # a pair given twice counts once
+    return pat
+
+
 def read_sales(
-    path: str | os.PathLike[str], ids: Any = None, catalogue: str | None = None
+    path: str | os.PathLike[str],
+    ids: Any = None,
+    catalogue: str | None = None,
+    visits_file: str | os.PathLike[str] | None = None,
 ) -> tuple[SalesData, SalesData | None]:
     """Read sales records: ``(data, held-out data or None)``.
 
@@ -460,7 +540,8 @@ def read_sales(
     ``out_of_sample_transactions`` become the held-out data) and, for CSV, by the header
     (``available`` + ``bought``: sessions; ``period`` + ``product`` + ``sold``: periods). ``ids``
     (e.g. the catalogue's) fixes the products and their order; without it products are numbered
-    in order of appearance (python_choice_models: ``"1"``, ``"2"``, …).
+    in order of appearance (python_choice_models: ``"1"``, ``"2"``, …). ``visits_file``: a
+    periods file's visits in a second CSV (``period, visits``), instead of a ``visits`` column.
 
     Raises
     ------
@@ -471,14 +552,18 @@ def read_sales(
     source = str(path)
     index = _Index(ids, source, catalogue)
     if Path(path).suffix.lower() == ".json":
+        if visits_file is not None:
+            raise _fail(str(visits_file), None, None, "a visits file goes with a periods CSV")
         return _read_pcm(source, index)
     header, rows = _open_csv(path)
     if "bought" in header or "available" in header and "product" not in header:
         if "available" not in header:
             raise _fail(source, 1, "available", "missing column (sessions: available, bought)")
+        if visits_file is not None:
+            raise _fail(str(visits_file), None, None, "a visits file goes with a periods CSV")
         return _read_sessions(source, header, rows, index), None
     if "product" in header and "sold" in header:
-        return _read_periods(source, header, rows, index), None
+        return _read_periods(source, header, rows, index, visits_file), None
     raise _fail(
         source,
         1,
