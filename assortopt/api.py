@@ -11,7 +11,6 @@ from .instance import Instance
 from .methods.base import PlanRequest, get_method
 from .packaging import Solution, package
 from .solver import SolverOptions
-from .waves import waves as _waves  # noqa: F401  (registers --method waves)
 
 __all__ = ["Solution", "package", "solve"]
 

@@ -1,6 +1,6 @@
 """The price of sequentiality: buying vendor by vendor against the joint plan, in one run.
 
-Products of generated instances are assigned to V vendors (`assortopt.waves.assign_vendors`:
+Products of generated instances are assigned to V vendors (`assortopt.methods.waves.assign_vendors`:
 by category, at random, or by demand rank). For each instance and assignment three plans are
 made with the same seed and K scenarios: the joint ``heuristic`` on the whole catalogue,
 ``waves`` with ``lookahead=none`` (myopic) and ``waves`` with ``lookahead=pooled``. All plans are
@@ -28,8 +28,8 @@ import pandas as pd
 
 from assortopt.api import solve
 from assortopt.generators import generate
+from assortopt.methods.waves import assign_vendors
 from assortopt.simulation import paired_difference, simulate
-from assortopt.waves import assign_vendors
 
 PLANS = (("myopic", {"lookahead": "none"}), ("lookahead", {"lookahead": "pooled"}))
 

@@ -47,7 +47,6 @@ LAYERS: dict[str, int] = {
     "models": 8,
     "fit": 9,
     "methods": 10,
-    "waves": 11,
     "api": 12,
     "gap": 12,
     "report": 12,

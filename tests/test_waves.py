@@ -10,13 +10,13 @@ import pytest
 from factories import random_instance
 
 import assortopt
-import assortopt.waves  # noqa: E402  (registers the method)
+import assortopt.methods.waves as waves_mod  # noqa: E402
 from assortopt.choice.mc import choice_probabilities
 from assortopt.exceptions import InstanceError, OptionError
 from assortopt.instance import instance_from_dict, instance_to_dict
 from assortopt.methods.base import PlanRequest, get_method
+from assortopt.methods.waves import pooled_instance, vendor_order, wave_instance
 from assortopt.solver import SolverOptions
-from assortopt.waves import pooled_instance, vendor_order, wave_instance
 
 OPTS = SolverOptions(threads=1)
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,13 +131,13 @@ def test_waves_through_solve_evaluates_the_whole_catalogue():
 
 def test_assign_vendors():
     inst = _labelled(n=12)
-    r = assortopt.waves.assign_vendors(inst, 4, by="random", seed=1)
+    r = waves_mod.assign_vendors(inst, 4, by="random", seed=1)
     assert sorted(set(r.vendor)) == ["v1", "v2", "v3", "v4"]
     assert all(r.vendor.count(f"v{k}") == 3 for k in range(1, 5))
-    k = assortopt.waves.assign_vendors(inst, 3, by="rank")
+    k = waves_mod.assign_vendors(inst, 3, by="rank")
     top = np.argsort(-inst.arrival, kind="stable")[:4]
     assert {k.vendor[i] for i in top} == {"v1"}
-    c = assortopt.waves.assign_vendors(inst, 2, by="category")
+    c = waves_mod.assign_vendors(inst, 2, by="category")
     assert all(
         (c.vendor[i] == c.vendor[j])
         for i in range(12)
@@ -145,7 +145,7 @@ def test_assign_vendors():
         if inst.category[i] == inst.category[j]
     )
     with pytest.raises(OptionError):
-        assortopt.waves.assign_vendors(inst, 13)
+        waves_mod.assign_vendors(inst, 13)
 
 
 @pytest.mark.parametrize("name", ["chocolate.json", "tiny-sparse-n4-t8.json"])

@@ -29,11 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .commitment import FREE, check_commitment, commitment_problem
-from .exceptions import OptionError
-from .instance import Instance
-from .methods.base import Plan, PlanRequest, get_method, register, time_left
-from .solver.status import HEURISTIC, holds_plan
+from ..commitment import FREE, check_commitment, commitment_problem
+from ..exceptions import OptionError
+from ..instance import Instance
+from ..solver.status import HEURISTIC, holds_plan
+from .base import Plan, PlanRequest, get_method, register, time_left
 
 __all__ = [
     "ASSIGNMENTS",
@@ -114,7 +114,7 @@ def wave_instance(inst: Instance, known: np.ndarray) -> tuple[Instance, np.ndarr
     """``lookahead=none``: the instance restricted to the ``known`` products, products not yet
     known passed through as unavailable (the exact reduced chain on the known set). Returns
     the sub-instance and the positions of its products in ``inst``."""
-    from .choice.mc import reduced_chain
+    from ..choice.mc import reduced_chain
 
     known = np.asarray(known, dtype=bool)
     if known.all():
@@ -213,8 +213,8 @@ def pool_levels(sub: Instance, pools: np.ndarray) -> np.ndarray:
     """Units of each pooled product (``pools``: its positions in ``sub``): the newsvendor
     quantile of its pooled demand when every product with a positive margin is offered, so a
     pool stands for a future vendor that serves its own customers and those who walk to it."""
-    from .methods.heuristic import pooled_probabilities
-    from .methods.rounding import PooledDemand, critical_ratio
+    from .heuristic import pooled_probabilities
+    from .rounding import PooledDemand, critical_ratio
 
     offered = sub.price > sub.cost
     demand = PooledDemand.of(sub, pooled_probabilities(sub, offered))
