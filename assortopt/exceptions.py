@@ -19,7 +19,16 @@ class InstanceError(AssortoptError, ValueError):
         self.reason = message
         self.source = source
         where = f"{source}: " if source else ""
-        super().__init__(f"{where}{field}: {message}" if field else f"{where}{message}")
+        text = f"{where}{field}: {message}" if field else f"{where}{message}"
+        super().__init__(_one_line(text))
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and other control characters (an id may hold any) shown escaped, so the
+    message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class OptionError(AssortoptError, ValueError):

@@ -449,8 +449,8 @@ def _add_id(
 ) -> None:
     """Check product ``k``'s id (a non-empty string, unique, also up to surrounding white space)
     and record it in ``index``."""
-    if not isinstance(pid, str) or not pid:
-        ck.fail(f"products[{k}].id", f"must be a non-empty string, got {pid!r}")
+    if not isinstance(pid, str) or not pid.strip():
+        ck.fail(f"products[{k}].id", f"must be a string with a visible character, got {pid!r}")
     if pid in index:
         ck.fail(f"products[{k}].id", f"duplicate id {pid!r} (also products[{index[pid]}])")
     other = stripped.get(pid.strip())

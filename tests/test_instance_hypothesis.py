@@ -26,7 +26,9 @@ unit = st.floats(0.0, 1.0)
 def valid_instances(draw: st.DrawFn) -> dict[str, Any]:
     """A valid instance dict: 1-5 products, sparse or dense chain with an exit from every row."""
     n = draw(st.integers(1, 5))
-    ids = draw(st.lists(st.text(min_size=1, max_size=3), min_size=n, max_size=n, unique=True))
+    # ids that differ only by surrounding white space (or are only white space) are refused
+    text = st.text(min_size=1, max_size=3).filter(lambda t: t.strip() != "")
+    ids = draw(st.lists(text, min_size=n, max_size=n, unique_by=str.strip))
     products = []
     weights = [draw(unit) for _ in range(n)]
     scale = max(1.0, sum(weights))

@@ -34,6 +34,8 @@ def test_a_signal_during_solve_leaves_no_half_file(tmp_path, sig):
             "mip",
             "--param",
             "start=none",
+            "--formulation",  # the HiGHS model: bnb would certify chocolate before the signal
+            "strong",
             "-k",
             "200",
             "--verbose",
