@@ -172,7 +172,6 @@ def constrained() -> Instance:
 
 
 def _all_methods() -> list[str]:
-    from assortopt.methods import all as _all  # noqa: F401
     from assortopt.methods import baselines, heuristic, local_search  # noqa: F401
 
     return sorted(METHODS)

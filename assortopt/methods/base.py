@@ -2,7 +2,8 @@
 
 A method is a function ``(inst, request) -> Plan``. `assortopt.solve` looks it up by name, times
 it, adds the LP bound and an out-of-sample evaluation, and writes the solution file. Methods
-register themselves with ``@register("name")``; importing `assortopt.methods.all` loads them all.
+register themselves with ``@register("name")``; importing the package `assortopt.methods` loads
+them all.
 """
 
 from __future__ import annotations
@@ -127,8 +128,7 @@ def _committed_run(name: str, fn: Method, inst: Instance, req: PlanRequest) -> P
 
 
 def get_method(name: str) -> Method:
-    from . import all as _all  # noqa: F401  (registers every method)
-
+    """The registered method ``name`` (the package's import registered them all)."""
     try:
         return METHODS[name]
     except KeyError:
@@ -140,8 +140,6 @@ def get_method(name: str) -> Method:
 def list_methods() -> dict[str, tuple[str, ...]]:
     """Every registered method name with the option keys it accepts (``--param KEY=VALUE``);
     `assortopt.solve` takes the same keys in ``params``. Raises nothing."""
-    from . import all as _all  # noqa: F401
-
     return {k: v.accepted_params for k, v in sorted(METHODS.items())}  # type: ignore[attr-defined]
 
 
