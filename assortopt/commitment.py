@@ -24,6 +24,7 @@ __all__ = [
     "commitment_from_stock",
     "committed_mask",
     "commitment_problem",
+    "forced_units_problem",
     "honours",
     "impose",
 ]
@@ -88,16 +89,17 @@ def commitment_problem(inst: Instance, committed: np.ndarray | None) -> str | No
     ``max_products``), or None."""
     if committed is None:
         return None
-    units = np.maximum(committed, 0)
+    return forced_units_problem(inst, np.maximum(committed, 0), "the committed units")
+
+
+def forced_units_problem(inst: Instance, units: np.ndarray, what: str) -> str | None:
+    """Why stock that must be held (``units``: committed, or a MIP's ``min_stock``; ``what``
+    names it) breaks the budget or ``max_products`` by itself, or None."""
     if inst.budget is not None and float(inst.cost @ units) > inst.budget * (1 + 1e-9) + 1e-9:
-        return (
-            f"the committed units cost {float(inst.cost @ units):g}, above the budget "
-            f"{inst.budget:g}"
-        )
+        return f"{what} cost {float(inst.cost @ units):g}, above the budget {inst.budget:g}"
     if inst.max_products is not None and int((units > 0).sum()) > inst.max_products:
         return (
-            f"{int((units > 0).sum())} products are committed, above max_products "
-            f"{inst.max_products}"
+            f"{what} take {int((units > 0).sum())} products, above max_products {inst.max_products}"
         )
     return None
 

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 
 from assortopt.chain_model import MarkovChainModel
 from assortopt.choice.nested import NestedLogit
@@ -21,19 +20,9 @@ from assortopt.truth import truth_evaluation
 
 
 @pytest.fixture()
-def tiny() -> Instance:
-    rho = sp.csr_array(([0.5, 0.4, 0.3], ([0, 1, 2], [1, 2, 0])), shape=(3, 3))
-    return Instance(
-        ids=("a", "b", "c"),
-        price=np.array([5.0, 4.0, 3.0]),
-        cost=np.array([2.0, 2.0, 1.0]),
-        arrival=np.array([0.4, 0.3, 0.2]),
-        transitions=rho,
-        customers_mean=6,
-        salvage=np.array([0.0, 1.0, 0.0]),
-        fixed_cost=np.array([0.0, 0.0, 1.0]),
-        name="tiny",
-    )
+def tiny(tiny3: Instance) -> Instance:
+    """The shared DP-sized three-product cycle (tests/conftest.py)."""
+    return tiny3
 
 
 RL = RankedLists(("c", "a", "b"), [0.35, 0.25, 0.3], [[1, 0], [2, 1, 0], [0]])

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..commitment import forced_units_problem
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..models.committed import fix_committed
@@ -88,23 +89,6 @@ def _min_stock(inst: Instance, value: Any) -> np.ndarray | None:
     return inst.stock_vector(value)
 
 
-def _infeasible_reason(inst: Instance, lo: np.ndarray | None) -> str | None:
-    """Say why forced stock breaks a constraint, when it is that simple."""
-    if lo is None:
-        return None
-    if inst.budget is not None and float(inst.cost @ lo) > inst.budget + 1e-9:
-        return (
-            f"min_stock costs {float(inst.cost @ lo):g}, above the budget "
-            f"{inst.budget:g}: no plan satisfies the constraints"
-        )
-    if inst.max_products is not None and int((lo > 0).sum()) > inst.max_products:
-        return (
-            f"min_stock forces {int((lo > 0).sum())} products, above max_products "
-            f"{inst.max_products}: no plan satisfies the constraints"
-        )
-    return None
-
-
 def _default_formulation(req: PlanRequest) -> str:
     """``bnb`` (models/stock_bnb.md), except ``strong`` when the call needs the HiGHS model: a
     ``write_model`` file or a HiGHS-only param (presolve, lp_first, unit_level)."""
@@ -134,12 +118,12 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
     presolve = req.param("presolve", "off" if formulation == "strong" else "choose")
     if presolve not in ("off", "on", "choose"):
         raise OptionError(f"mip: presolve must be 'off', 'on' or 'choose', got {presolve!r}")
-    reason = _infeasible_reason(inst, lo)
+    reason = None if lo is None else forced_units_problem(inst, lo, "min_stock")
     if reason is not None:
         return Plan(
             np.zeros(inst.n, np.int64),
             status=INFEASIBLE,
-            message=reason,
+            message=f"{reason}: no plan satisfies the constraints",
             termination=Termination.INFEASIBLE,
         )
 
