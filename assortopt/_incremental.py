@@ -25,19 +25,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._kernels import _search  # first index in [lo, hi) with a[i] > x (a sorted)
+
 _INF = np.int64(1) << np.int64(62)
-
-
-@njit(cache=True)
-def _bisect_right(a, lo, hi, x):  # pragma: no cover - numba
-    """First index in [lo, hi) with a[i] > x (a sorted)."""
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if a[mid] > x:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
 
 
 @njit(cache=True)
@@ -133,14 +123,14 @@ def _next_event(k, l, t, d, sc_off, stock, base, buy_cnt, buy_c, miss_cnt, miss_
     """First customer of season k after t whose choice the stock difference d of l changes."""
     if d < 0:
         lo, hi = _count_in(buy_c, base[l], buy_cnt[l], sc_off[k], sc_off[k + 1])
-        idx = _bisect_right(buy_c, lo, hi, t)
+        idx = _search(buy_c, lo, hi, t)
         thr = lo + stock[l] + d
         if idx < thr:
             idx = thr
         return buy_c[idx] if idx < hi else _INF
     if d > 0:
         lo, hi = _count_in(miss_c, base[l], miss_cnt[l], sc_off[k], sc_off[k + 1])
-        idx = _bisect_right(miss_c, lo, hi, t)
+        idx = _search(miss_c, lo, hi, t)
         return miss_c[idx] if idx < hi else _INF
     return _INF
 
