@@ -302,3 +302,20 @@ def test_mip_default_is_bnb_and_falls_back_to_strong_for_highs_only_calls(tmp_pa
     written = mip(inst, dataclasses.replace(highs, params={"start": "none"}, write_model=path))
     assert written.extra["formulation"] == "strong" and (tmp_path / "m.lp").exists()
     assert written.objective == pytest.approx(plain.objective, abs=1e-9)
+
+
+def test_polish_plans_are_scored_and_cannot_break_the_result() -> None:
+    """An improver handing back the exhaustive optimum is taken after one node; one handing
+    back plans outside the box is ignored, and the search still certifies the exhaustive
+    optimum."""
+    inst = random_instance(3, seed=11, T=5, fixed=True)
+    st = sample_streams(inst, 8, 2)
+    top = int(st.customers_per_scenario.max())
+    want, q_best = exhaustive(inst, st, np.zeros(3, int), np.full(3, top))
+    good = solve_stock_bnb(inst, st, mip_gap=0.0, max_nodes=1, polish=lambda q, s: q_best)
+    assert good.objective == pytest.approx(want, abs=1e-9)
+    assert good.bound >= want - 1e-9
+    bad = solve_stock_bnb(inst, st, mip_gap=0.0, polish=lambda q, s: np.full(3, 10**6))
+    assert bad.status == "optimal"
+    assert bad.objective == pytest.approx(want, abs=1e-9)
+    assert saa(inst, st, bad.stock) == pytest.approx(want, abs=1e-9)

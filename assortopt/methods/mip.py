@@ -67,6 +67,7 @@ PARAMS = {
     "presolve": choice("off", "on", "choose"),
     "lp_first": boolean,
     "unit_level": auto_or_boolean,
+    "polish": boolean,  # bnb only: unit moves from the search's plans (models/stock_bnb.md §4)
 }
 
 

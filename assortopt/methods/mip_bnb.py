@@ -65,6 +65,12 @@ def plan_bnb(
         start = pol.stock
         extra["start_objective"] = pol.start_objective
         extra["polished_objective"] = pol.objective
+
+    def polish(q: np.ndarray, seconds: float | None) -> np.ndarray:
+        """Unit moves on the same scenarios from a plan the search met."""
+        return improve(inst, q, stream, lo=lo, hi=hi, candidates=cand, time_limit=seconds,
+                       fixed=fixed).stock  # fmt: skip
+
     res = solve_stock_bnb(
         inst,
         stream,
@@ -75,6 +81,7 @@ def plan_bnb(
         time_limit=left(),
         mip_gap=req.options.mip_gap,
         verbose=req.options.verbose,
+        polish=polish if req.param("polish", True) else None,
     )
     extra.update(
         nodes=res.nodes,
@@ -83,6 +90,7 @@ def plan_bnb(
         evaluations=res.extra.get("evaluations"),
         scenarios_kept=res.extra.get("scenarios_kept"),
         products_considered=int(cand.sum()),
+        polish_s=res.extra.get("polish_s"),
     )
     return Plan(
         res.stock,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -398,6 +399,8 @@ def solve_stock_bnb(
     price_steps: int | None = None,
     root_price_steps: int = 100,
     branching: str = "bound-point",
+    polish: Callable[[np.ndarray, float | None], np.ndarray] | None = None,
+    polish_share: float = 0.1,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -426,6 +429,12 @@ def solve_stock_bnb(
         Default 0 (off): at N = 10, T = 50 it cuts the excess of a box's bound over the
         incumbent by ~20% but costs as much as the rest of the node, and lost in time
         (models/stock_bnb.md §5). Ignored with a budget or ``max_products``.
+    polish, polish_share
+        Optional incumbent improver ``polish(q, seconds) -> plan`` (method ``mip`` passes unit
+        moves on the same scenarios, `assortopt.methods.local_search.improve`): called on the
+        root bound's maximiser and on every new incumbent while the time spent in it stays
+        below ``polish_share`` of the time elapsed (models/stock_bnb.md §4). Its plans are
+        scored here, so it cannot make the result wrong, only better.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -491,12 +500,40 @@ def solve_stock_bnb(
     counter = 0
     nodes = 0
 
+    polish_s = 0.0
+    polishing = False
+
+    def run_polish(q: np.ndarray, force: bool = False) -> None:
+        """Unit moves from q within the share of time allowed (models/stock_bnb.md §4)."""
+        nonlocal polish_s, polishing
+        if polish is None or polishing:
+            return
+        el = time.perf_counter() - t0
+        if not force and polish_s > polish_share * el:
+            return
+        left = None if time_limit is None else max(0.0, time_limit - el)
+        budget_s = 0.5 * left if left is not None else None
+        if force and left is not None:
+            budget_s = 0.1 * left
+        elif left is not None:
+            budget_s = min(budget_s, max(0.05, polish_share * el - polish_s))
+        polishing = True
+        t1 = time.perf_counter()
+        try:
+            qp = np.asarray(polish(q.copy(), budget_s), dtype=np.int64)
+        finally:
+            polishing = False
+            polish_s += time.perf_counter() - t1
+        if qp.shape == q.shape and np.all(qp >= lo0) and np.all(qp <= hi0):
+            offer(qp)
+
     def offer(q: np.ndarray, v: float | None = None) -> None:
         nonlocal best, best_q
         if _feasible(q, cost, budget, cap):
             v = prob.value(q) if v is None else v
             if v > best:
                 best, best_q = v, q.copy()
+                run_polish(best_q)
 
     def process(lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None) -> None:
         """Bound a new box with the γ-bound; the price bound waits until the box is on top."""
@@ -533,6 +570,8 @@ def solve_stock_bnb(
         heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True))
 
     process(lo0, hi0, None)
+    if heap:
+        run_polish(heap[0][4], force=True)
     if heap and not heap[0][6]:
         top, _, lo, hi, qstar, mu, _ = heapq.heappop(heap)
         price(-top, lo, hi, qstar, mu)
@@ -574,6 +613,7 @@ def solve_stock_bnb(
     open_ub = -heap[0][0] if heap else -np.inf
     bound = float(max(best, pruned, open_ub))
     stats["open_nodes"] = len(heap)
+    stats["polish_s"] = polish_s
     if status == OPTIMAL and gap_of(best, bound) > mip_gap + 1e-12:
         status = FEASIBLE  # cannot happen unless tolerances misbehave; stay honest
     return done(best_q, float(best), bound, status, nodes, msg)
