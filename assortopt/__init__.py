@@ -99,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "build_spill_mip": "models.spill_mip",
     "build_sample_path_mip": "models.sample_path_mip",
     "solve_stock_bnb": "models.stock_bnb",
+    "ScenarioDual": "models.scenario_dual",
     "generate": "generators",
     "generate_online": "generators",
     "build": "models",

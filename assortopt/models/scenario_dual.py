@@ -107,9 +107,11 @@ class _Sub:
 
 
 class ScenarioDual:
-    """The scenario-decomposition bound of `StockProblem` ``prob`` over boxes (no budget,
-    ``max_products`` or fixed-cost subtleties are dropped: they are rows of each scenario MIP).
-    """
+    """The scenario-decomposition bound of the SAA problem ``prob`` over boxes inside
+    ``[0, hi]``: one one-scenario MIP per merged scenario (budget and ``max_products`` are rows
+    of each), a pool of plans shared by all scenarios, `solve` for column generation
+    (models/scenario_dual.md). Measured, not used by method ``mip``: slower than the
+    branch-and-bound for the bound it reaches."""
 
     def __init__(self, prob: StockProblem, hi: np.ndarray, threads: int = 1) -> None:
         self.prob = prob
