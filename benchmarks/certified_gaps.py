@@ -7,9 +7,9 @@ cell (shape, family, seed: the same K scenarios, ``sample_streams(inst, K, seed)
 run), and its objective the in-sample value of a plan. So per cell the smallest bound over all
 runs is a valid bound, and the largest objective a lower bound on the optimum. The ``heuristic``
 rows hold the heuristic plan's in-sample SAA value on the same scenarios. Printed per cell:
-best bound B, best plan value P (the heuristic's included), heuristic value H, the certified suboptimality of the
-heuristic (B − H) / B (an upper bound on how far it is from the SAA optimum), the lower bound
-(P − H) / B on it, and the remaining optimality gap (B − P) / B.
+best bound B, best plan value P (the heuristic's included), heuristic value H, the certified
+suboptimality of the heuristic (B − H) / B (an upper bound on how far it is from the SAA
+optimum), the lower bound (P − H) / B on it, and the remaining optimality gap (B − P) / B.
 """
 
 from __future__ import annotations
