@@ -24,6 +24,7 @@ from ..instance import Instance
 from ..models.committed import fix_committed
 from ..models.scenario_data import first_choice_counts
 from ..models.spill_mip import build_spill_mip, complete_start
+from ..solver.status import Termination
 from .base import (
     Plan,
     PlanRequest,
@@ -62,21 +63,35 @@ def spill_mip(inst: Instance, req: PlanRequest) -> Plan:
         return stopped_before(inst, None if plan0 is None else plan0.stock, label, "the MIP")
     counts = first_choice_counts(inst, mask, req.scenarios, req.seed)
     f = fix_committed(build_spill_mip(inst, counts, mask), req.committed)
+    stock0 = None if plan0 is None else plan0.stock
+    # whether the MIP can run at all is known before its start is completed (which is slow)
+    why = "" if time_is_up(req.options, t0) else too_big_for(req.options, t0, f.lp.A.nnz)
+    if why is not None:  # building the model used up the limit, or HiGHS could not start
+        return stopped_before(inst, stock0, label, f"the MIP solve{f' ({why})' if why else ''}")
     start = None
     if plan0 is not None:
         pos = np.asarray(f.info["products"])
-        start = complete_start(f, np.asarray(plan0.stock)[pos])
-        if not f.lp.is_feasible(start):  # e.g. the start breaks a constraint of the model
+        # completing the start may use half of what is left; the MIP keeps the rest
+        deadline = None
+        if req.options.time_limit is not None:
+            left = req.options.time_limit - (time.perf_counter() - t0)
+            deadline = time.perf_counter() + 0.5 * left
+        start = complete_start(f, np.asarray(plan0.stock)[pos], deadline)
+        if start is None:
+            label = f"{label} (its MIP start was not completed in time)"
+        elif not f.lp.is_feasible(start):  # e.g. the start breaks a constraint of the model
             start = None
     info: dict[str, Any] = {"start": label if start is None else str(start_name)}
     if start is not None:
         info["start_objective"] = f.lp.objective_value(start)
     why = "" if time_is_up(req.options, t0) else too_big_for(req.options, t0, f.lp.A.nnz)
-    if why is not None:  # building the model used up the limit, or HiGHS could not start
-        stock0 = None if plan0 is None else plan0.stock
+    if why is not None:
         return stopped_before(inst, stock0, label, f"the MIP solve{f' ({why})' if why else ''}")
     res = f.solve(time_left(req.options, t0), start=start, write=req.write_model)
     if res.x is None:
+        if stock0 is not None and res.termination is Termination.TIME_LIMIT:
+            # no MIP incumbent in time (its start could not be completed): the warm start's plan
+            return stopped_before(inst, stock0, label, "the MIP found an incumbent")
         return Plan.from_result(np.zeros(inst.n, np.int64), res)
     extra = {
         "binaries": int(f.var_blocks["stockout"].cols.size),

@@ -259,8 +259,9 @@ class SAALPResult:
 
 def _run(lp: LinearProgram, options: SolverOptions) -> tuple[Any, Termination, str]:
     """Solve ``lp``; (HiGHS, termination, message), termination ``optimal`` only at an optimum."""
+    t0 = time.perf_counter()
     h = highs_from_lp(lp, options)
-    run(h, options)
+    run(h, options, since=t0)
     ms = h.getModelStatus()
     has = h.getInfo().primal_solution_status == 2
     status, term, msg = from_highs(ms, has, h.modelStatusToString(ms))

@@ -1,0 +1,168 @@
+"""Time limits hold (README.md, "Time limits"): every phase gets what is left of the limit.
+
+The checks are on the clock handling itself (a phase that is skipped, given up or handed the
+time left) rather than on wall times, except for generous end-to-end bounds where a timing is
+the property: `gap` and `fit` under a tiny limit end within L + max(0.1·L, 2 s).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+import assortopt.fit.chain as fit_chain
+import assortopt.gap as gap_mod
+import assortopt.methods.spill_mip as spill_method
+from assortopt.api import solve
+from assortopt.exceptions import SolverError
+from assortopt.fit import fit_markov_chain, sample_sales
+from assortopt.generators import generate
+from assortopt.models.formulation import Formulation
+from assortopt.models.scenario_data import first_choice_counts
+from assortopt.models.spill_mip import build_spill_mip, complete_start
+from assortopt.solver import SolverOptions
+from assortopt.solver.highs import SolveResult, highs_from_lp, run
+from assortopt.solver.status import ERROR, FEASIBLE, Termination
+
+
+def allowance(limit: float) -> float:
+    return limit + max(0.1 * limit, 2.0)
+
+
+# ----------------------------------------------------------------------------- spill-mip
+def test_complete_start_gives_up_at_its_deadline(chocolate) -> None:
+    counts = first_choice_counts(chocolate, None, 8, 1)
+    f = build_spill_mip(chocolate, counts)
+    q = np.ones(len(f.info["products"]), np.int64)
+    full = complete_start(f, q)
+    assert full is not None
+    np.testing.assert_array_equal(complete_start(f, q, time.perf_counter() + 60.0), full)
+    assert complete_start(f, q, time.perf_counter() - 1.0) is None
+
+
+def test_spill_mip_too_big_skips_the_start_completion(chocolate, monkeypatch) -> None:
+    """When HiGHS could not set the MIP up in the time left, the (slow) completion of its start
+    is not even begun, and the warm start's plan is the answer."""
+
+    def never(*a, **k):
+        raise AssertionError("complete_start ran although the MIP will not")
+
+    monkeypatch.setattr(spill_method, "complete_start", never)
+    monkeypatch.setattr(spill_method, "too_big_for", lambda *a: "HiGHS's setup is too slow")
+    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
+    heur = solve(chocolate, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
+    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
+    assert "HiGHS's setup is too slow" in sol.plan.message
+    np.testing.assert_array_equal(sol.stock, heur.stock)
+
+
+def test_spill_mip_without_incumbent_returns_the_warm_start(chocolate, monkeypatch) -> None:
+    """A MIP stopped by the clock with no incumbent (its start not completed in time) falls
+    back to the warm start's plan, not to an empty plan."""
+    monkeypatch.setattr(spill_method, "complete_start", lambda f, q, deadline=None: None)
+
+    def stopped(self, options=None, start=None, write=None):
+        assert start is None
+        return SolveResult(status=ERROR, termination=Termination.TIME_LIMIT, message="cut")
+
+    monkeypatch.setattr(Formulation, "solve", stopped)
+    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
+    heur = solve(chocolate, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
+    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
+    assert "not completed in time" in sol.plan.message
+    np.testing.assert_array_equal(sol.stock, heur.stock)
+    assert sol.stock.sum() > 0
+
+
+# ----------------------------------------------------------------------------- HiGHS
+def test_run_counts_the_model_loading_against_the_limit(chocolate) -> None:
+    f = build_spill_mip(chocolate, first_choice_counts(chocolate, None, 5, 0))
+    opts = SolverOptions(time_limit=1.0)
+    h = highs_from_lp(f.lp, opts)
+    run(h, opts, since=time.perf_counter() - 0.9995)  # the limit is all but spent
+    assert _option(h, "time_limit") <= 0.002
+    h2 = highs_from_lp(f.lp, opts)
+    run(h2, opts)  # no start given: the whole limit
+    assert _option(h2, "time_limit") == pytest.approx(1.0)
+
+
+def _option(h, name: str) -> float:
+    v = h.getOptionValue(name)
+    return float(v[1] if isinstance(v, tuple) else v)
+
+
+# ----------------------------------------------------------------------------- gap
+def test_gap_time_limit_covers_all_replications(chocolate, monkeypatch) -> None:
+    seen: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+
+    def slow(inst, q, scenarios, seed, model, options):
+        seen.append((options.time_limit, time.perf_counter() - t0))
+        time.sleep(0.15)
+        return 1.0, 0.9, True
+
+    monkeypatch.setattr(gap_mod, "replication_gap", slow)
+    stock = np.ones(chocolate.n, np.int64)
+    with pytest.raises(SolverError, match=r"ran out after \d+ of 10 replications"):
+        gap_mod.gap_ci(chocolate, stock, replications=10, scenarios=5, time_limit=0.5)
+    assert 2 <= len(seen) < 10
+    assert seen[0][0] == pytest.approx(0.05, rel=0.2)  # the time left over the 10 left
+    for limit, at in seen:  # never more than what is left of the whole limit
+        assert limit <= 0.5 - at + 1e-3
+    seen.clear()
+    t0 = time.perf_counter()
+    est = gap_mod.gap_ci(chocolate, stock, replications=3, scenarios=5, time_limit=5.0)
+    assert est is not None and est.replications == 3
+    assert seen[0][0] == pytest.approx(5.0 / 3, rel=0.05)
+    for limit, at in seen:
+        assert limit <= 5.0 - at + 1e-3
+
+
+def test_gap_real_solves_end_within_the_allowance(chocolate) -> None:
+    plan = solve(chocolate, "heuristic", scenarios=10, eval_reps=0).stock
+    for limit in (0.01, 1.0):
+        t = time.perf_counter()
+        try:
+            gap_mod.gap_ci(chocolate, plan, replications=4, scenarios=10, time_limit=limit)
+        except Exception as exc:  # an honest failure is allowed, a late one is not
+            assert "time-limit" in str(exc)
+        assert time.perf_counter() - t <= allowance(limit)
+
+
+# ----------------------------------------------------------------------------- fit
+def test_fit_budget_shares_the_limit() -> None:
+    left = fit_chain.fit_budget(1.0, 4)
+    shares = [left("em") for _ in range(4)]
+    assert shares[0] == pytest.approx((1 - fit_chain.FIT_RESERVE) / 4, rel=0.05)
+    # runs that end at once leave their time to the next; the last may use the whole share
+    assert shares == sorted(shares) and shares[-1] <= 1 - fit_chain.FIT_RESERVE
+    assert left("independent") <= 1.0
+    assert fit_chain.fit_budget(None, 4)("em") is None
+
+
+def test_fit_hands_every_em_run_only_the_time_left(monkeypatch) -> None:
+    truth = generate("sparse", 8, 100, seed=2, k=3)
+    sales = sample_sales(truth, 20000, seed=4, mean_out=1, record_no_purchase=False)
+    calls: list[tuple[float, float]] = []
+    real = fit_chain.fit_em
+    t0 = time.perf_counter()
+
+    def spy(*a, **k):
+        calls.append((k["time_limit"], time.perf_counter() - t0))
+        return real(*a, **k)
+
+    monkeypatch.setattr(fit_chain, "fit_em", spy)
+    limit = 0.3
+    cat = [{"id": p, "price": 4.0, "cost": 2.0} for p in truth.ids]
+    inst, rep = fit_markov_chain(
+        sales, cat, 50, buy_share=0.5, time_limit=limit, tol=0.0, max_iter=10**6, progress=False
+    )
+    wall = time.perf_counter() - t0
+    assert len(calls) == 1 + fit_chain.IMPUTE_ROUNDS + 1  # chain runs, then the comparison
+    for lim, at in calls:
+        assert lim <= max(limit - at, 0.0) + 1e-3
+    assert rep["stopped"] == "time_limit"
+    assert inst.n == truth.n
+    assert wall <= allowance(limit)
