@@ -156,13 +156,80 @@ def test_fit_hands_every_em_run_only_the_time_left(monkeypatch) -> None:
     monkeypatch.setattr(fit_chain, "fit_em", spy)
     limit = 0.3
     cat = [{"id": p, "price": 4.0, "cost": 2.0} for p in truth.ids]
-    inst, rep = fit_markov_chain(
+    inst, _ = fit_markov_chain(
         sales, cat, 50, buy_share=0.5, time_limit=limit, tol=0.0, max_iter=10**6, progress=False
     )
     wall = time.perf_counter() - t0
     assert len(calls) == 1 + fit_chain.IMPUTE_ROUNDS + 1  # chain runs, then the comparison
     for lim, at in calls:
         assert lim <= max(limit - at, 0.0) + 1e-3
-    assert rep["stopped"] == "time_limit"
     assert inst.n == truth.n
     assert wall <= allowance(limit)
+
+
+# ----------------------------------------------------------------------------- decomposition
+def _sparse_case():
+    inst = generate("sparse", 30, 60, seed=3, k=3)
+    d = first_choice_counts(inst, None, 8, seed=1)
+    return inst, d
+
+
+def test_greedy_oracle_stops_at_its_deadline() -> None:
+    from assortopt.choice.mc import drop_self_loops
+    from assortopt.models.saa_decomposition import _OutOfTime, greedy_oracle
+
+    inst, d = _sparse_case()
+    chain = drop_self_loops(inst.transitions)
+    rev = inst.price - inst.salvage
+    q = np.ones(inst.n)
+    g, *_ = greedy_oracle(chain, d, q, rev, deadline=time.perf_counter() + 60.0)
+    np.testing.assert_allclose(g, greedy_oracle(chain, d, q, rev)[0])
+    with pytest.raises(_OutOfTime):
+        greedy_oracle(chain, d, q, rev, deadline=time.perf_counter() - 1.0)
+
+
+def test_benders_at_a_spent_deadline_says_time_limit() -> None:
+    """A deadline that passes inside the first valuation ends the run with termination
+    time_limit and no incumbent value (-inf), which `solve_saa_lp` reports as not optimal."""
+    from assortopt.choice.mc import drop_self_loops
+    from assortopt.models.saa_decomposition import benders
+    from assortopt.models.saa_lp import solve_saa_lp
+
+    inst, d = _sparse_case()
+    chain = drop_self_loops(inst.transitions)
+    rev, ucost = inst.price - inst.salvage, inst.cost - inst.salvage
+    _, f, sales, st, term = benders(
+        chain, d, rev, ucost, inst.cost, None, deadline=time.perf_counter() - 1.0
+    )
+    assert term is Termination.TIME_LIMIT and f == -np.inf and "valuing the start" in st.message
+    assert sales.shape == d.shape
+    full = benders(chain, d, rev, ucost, inst.cost, None, tol=1e-6)
+    assert full[4] is Termination.OPTIMAL and np.isfinite(full[1])
+    res = solve_saa_lp(
+        inst, d, method="decomposition", options=SolverOptions(time_limit=1e-9), tol=1e-6
+    )
+    assert res.status == ERROR and res.termination is Termination.TIME_LIMIT
+
+
+# ----------------------------------------------------------------------------- mip (bnb)
+def test_bnb_does_not_start_when_the_warm_start_used_the_limit(chocolate, monkeypatch) -> None:
+    """The branch-and-bound's root can take seconds at N = 1,000: with no time left after the
+    warm start it is not begun, and the start's plan is the answer."""
+    import assortopt.methods.mip_bnb as bnb
+
+    def never(*a, **k):
+        raise AssertionError("the branch-and-bound started with no time left")
+
+    monkeypatch.setattr(bnb, "solve_stock_bnb", never)
+    stock = solve(chocolate, "heuristic", scenarios=10, eval_reps=0).stock
+    from assortopt.methods.base import PlanRequest
+
+    req = PlanRequest(scenarios=10, options=SolverOptions(time_limit=0.5))
+    t0 = time.perf_counter() - 1.0  # the call started a second ago: its 0.5 s are gone
+    plan = bnb.plan_bnb(chocolate, req, None, stock, "heuristic", t0)
+    assert plan.status == FEASIBLE and plan.termination is Termination.TIME_LIMIT
+    assert "branch-and-bound" in plan.message
+    np.testing.assert_array_equal(plan.stock, stock)
+    plan = bnb.plan_bnb(chocolate, req, None, None, "heuristic failed", t0)
+    assert plan.status == ERROR and plan.termination is Termination.TIME_LIMIT
+    assert plan.stock.sum() == 0
