@@ -233,3 +233,29 @@ def test_bnb_does_not_start_when_the_warm_start_used_the_limit(chocolate, monkey
     plan = bnb.plan_bnb(chocolate, req, None, None, "heuristic failed", t0)
     assert plan.status == ERROR and plan.termination is Termination.TIME_LIMIT
     assert plan.stock.sum() == 0
+
+
+def test_spill_mip_not_started_when_its_root_lp_cannot_finish(chocolate, monkeypatch) -> None:
+    """HiGHS cannot stop a MIP's root LP on time: when the relaxation, timed first, does not
+    finish in its share, the MIP is not started and the warm start's plan is the answer."""
+
+    def never(*a, **k):
+        raise AssertionError("the MIP started although its relaxation did not finish")
+
+    def unfinished(lp, options=None, start=None, write=None):
+        assert not lp.is_mip and options.time_limit < 30.0 / 2
+        return SolveResult(status=ERROR, termination=Termination.TIME_LIMIT)
+
+    monkeypatch.setattr(spill_method, "solve_lp", unfinished)
+    monkeypatch.setattr(Formulation, "solve", never)
+    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
+    heur = solve(chocolate, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
+    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
+    assert "LP relaxation did not finish" in sol.plan.message
+    np.testing.assert_array_equal(sol.stock, heur.stock)
+
+
+def test_spill_mip_bound_is_at_most_its_relaxation(chocolate) -> None:
+    """With a limit the relaxation's value is a valid bound on the MIP (never below its value)."""
+    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
+    assert sol.plan.bound is not None and sol.plan.bound >= sol.plan.objective - 1e-6
