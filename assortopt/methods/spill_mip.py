@@ -57,9 +57,9 @@ ROOT_LP_FACTOR = 1.5
 def _root_lp_fits(f: Any, options: Any, t0: float) -> tuple[float | None, str | None]:
     """(LP relaxation value, None) when the MIP's root LP fits in the time left, else
     (None, why not). HiGHS solves a MIP's root LP checking its interrupt callback only now and
-    then (measured on cluster-n200-t500, K = 100: a MIP given 8 s ran 30 s, 0 nodes; its
-    relaxation alone takes over 60 s), so the relaxation is timed first, as a plain LP that
-    stops on time, with a third of the time left (README.md, "Time limits")."""
+    then (measured on cluster-n200-t500, K = 100: a MIP given 8 s ran 30 s and found no
+    incumbent; its relaxation alone takes over 60 s), so the relaxation is timed first, as a
+    plain LP that stops on time, with a third of the time left (README.md, "Time limits")."""
     left = options.time_limit - (time.perf_counter() - t0)
     share = max(left / 3.0, 1e-3)
     r = solve_lp(
