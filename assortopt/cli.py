@@ -353,6 +353,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     from .instance import save_instance
     from .jsonio import write_json_atomic
 
+    _check_options(a)  # --time-limit, --seed, --customers before the data are read
     customers: float = a.customers
     if float(customers).is_integer():
         customers = int(customers)

@@ -259,3 +259,36 @@ def test_spill_mip_bound_is_at_most_its_relaxation(chocolate) -> None:
     """With a limit the relaxation's value is a valid bound on the MIP (never below its value)."""
     sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
     assert sol.plan.bound is not None and sol.plan.bound >= sol.plan.objective - 1e-6
+
+
+# ----------------------------------------------------------------------------- command line
+def test_cli_gap_and_fit_time_limits(chocolate_path, tmp_path, capsys) -> None:
+    """`gap --time-limit` ends within the allowance (an estimate or one line saying why not);
+    `fit --time-limit 0` is refused before any data is read (exit 2, one line)."""
+    from assortopt.cli import main
+
+    sol = tmp_path / "sol.json"
+    assert main(["solve", str(chocolate_path), "-k", "10", "--eval-reps", "0", "-o", str(sol)]) == 0
+    capsys.readouterr()
+    t = time.perf_counter()
+    rc = main(["gap", str(chocolate_path), str(sol), "-r", "4", "-k", "10", "--time-limit", "0.01"])
+    assert time.perf_counter() - t <= allowance(0.01)
+    err = capsys.readouterr().err
+    assert rc == 0 or (rc in (1, 2) and len(err.strip().splitlines()) == 1 and "time" in err)
+    missing = tmp_path / "no-such-sales.csv"
+    rc = main(
+        [
+            "fit",
+            str(missing),
+            "--catalogue",
+            str(missing),
+            "-t",
+            "50",
+            "-o",
+            str(tmp_path / "i.json"),
+            "--time-limit",
+            "0",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and "--time-limit" in err and len(err.strip().splitlines()) == 1
