@@ -292,3 +292,22 @@ def test_cli_gap_and_fit_time_limits(chocolate_path, tmp_path, capsys) -> None:
     )
     err = capsys.readouterr().err
     assert rc == 2 and "--time-limit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_heuristic_keeps_its_fallback_plan_when_the_saa_lp_is_cut() -> None:
+    """A decomposition stopped before it valued its start (objective -inf) must not make the
+    heuristic drop the spill-newsvendor stock it falls back to: the plan is that stock, with its
+    own (finite) value, not an empty plan."""
+    from pathlib import Path
+
+    from assortopt.instance import load_instance
+
+    inst = load_instance(Path(__file__).parents[1] / "instances" / "tiny-sparse-n4-t8.json")
+    full = solve(inst, "heuristic", eval_reps=0)
+    assert full.stock.sum() > 0
+    # only the SAA-LP is cut (its own limit); plain rounding keeps the quantities' value
+    params = {"saa_time_limit": 1e-6, "rounding": "nearest"}
+    cut = solve(inst, "heuristic", eval_reps=0, params=params)
+    assert cut.plan.termination is Termination.TIME_LIMIT
+    assert "spill stock instead" in cut.plan.message
+    assert cut.stock.sum() > 0 and np.isfinite(cut.plan.objective)
