@@ -353,6 +353,7 @@ def cmd_fit(a: argparse.Namespace) -> int:
     from .instance import save_instance
     from .jsonio import write_json_atomic
 
+    _check_options(a)  # --time-limit, --seed, --customers before the data are read
     customers: float = a.customers
     if float(customers).is_integer():
         customers = int(customers)
@@ -551,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the SAA program whose gap is estimated",
     )
     gp.add_argument("--confidence", type=float, default=0.95)
-    gp.add_argument("--time-limit", type=float, default=None, help="seconds per SAA solve")
+    gp.add_argument("--time-limit", type=float, default=None, help="seconds for all replications")
 
     bn = sub.add_parser("bench", help="run a benchmark config, or `bench report DIR`")
     bn.add_argument("config", help="CONFIG.toml, or the word `report`")

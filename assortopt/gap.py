@@ -17,7 +17,9 @@ profit model, small instances only). The gap is relative to that model. Write-up
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -26,7 +28,7 @@ import numpy as np
 from .exceptions import OptionError, SolverError
 from .instance import Instance
 from .ranks import guarded
-from .solver import INFEASIBLE, OPTIMAL, SolverOptions
+from .solver import INFEASIBLE, OPTIMAL, SolverOptions, time_left
 
 __all__ = ["GAP_MODELS", "GapEstimate", "gap_ci", "replication_gap"]
 
@@ -87,7 +89,11 @@ def replication_gap(
     z* is the SAA optimum (its proven bound when the solve stops early, so G stays an
     overestimate); ẑ the plan's value in the same model. Raises `OptionError` when the plan
     breaks a constraint the model enforces (budget, ``max_products``).
+
+    ``options.time_limit`` covers the whole replication: the SAA solve (model building
+    included) ends at two thirds of it, the plan's valuation gets the rest (`time_left`).
     """
+    t0 = time.perf_counter()
     options = options or SolverOptions(mip_gap=1e-6, threads=1)
     q = np.asarray(stock, dtype=np.float64)
     if model == "mip":
@@ -101,7 +107,7 @@ def replication_gap(
             z = 0.0
             proven = True
         else:
-            res = solve_sample_path_mip(f, inst, options)
+            res = solve_sample_path_mip(f, inst, time_left(options, t0, 2 / 3))
             proven = res.status == OPTIMAL
             z = res.objective if proven else res.bound
         zhat = float(np.mean(simulate_stream(inst, q.astype(np.int64), stream).profits))
@@ -122,7 +128,7 @@ def replication_gap(
         f = build_saa_lp(inst, counts)
     else:
         raise OptionError(f"gap: model must be one of {', '.join(GAP_MODELS)}, got {model!r}")
-    res = f.solve(options)
+    res = f.solve(time_left(options, t0, 2 / 3))
     proven = res.status == OPTIMAL
     z = res.objective if proven else res.bound
     if z is None:
@@ -136,7 +142,7 @@ def replication_gap(
     _fix(f.lp, cols, qq)
     if "carry" in f.var_blocks:
         _fix(f.lp, f.var_blocks["carry"].cols.ravel(), (q > 0).astype(np.float64))
-    r = f.solve(options)
+    r = f.solve(time_left(options, t0))
     if r.status == INFEASIBLE:
         raise OptionError(
             f"gap: the plan is infeasible in the {model} model (budget or max_products broken?)"
@@ -173,7 +179,11 @@ def gap_ci(
     confidence
         1 − α, in (0, 1).
     time_limit
-        Seconds per SAA solve (an unfinished solve contributes its bound: still valid).
+        Seconds for all the replications (on each MPI rank, for its share), model building
+        included: each replication gets the time left over the replications left, two thirds
+        for the SAA solve (an unfinished solve contributes its bound: still valid), the rest
+        for valuing the plan (a valuation cut short raises `SolverError`: no estimate is
+        better than a wrong one). With no time left before a replication starts, `SolverError`.
     comm
         An MPI communicator to spread the replications over (default: ``MPI.COMM_WORLD`` when
         mpi4py is already imported and has more than one rank). Rank 0 returns the estimate,
@@ -202,11 +212,21 @@ def gap_ci(
         if "mpi4py.MPI" in sys.modules:
             comm = sys.modules["mpi4py.MPI"].COMM_WORLD
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
+    t0 = time.perf_counter()
     with guarded(comm, "a gap replication"):  # a failing rank stops them all, with its line
-        mine = [
-            (r, *replication_gap(inst, q, scenarios, _rep_seed(seed, r), model, options))
-            for r in range(rank, replications, size)
-        ]
+        mine = []
+        todo = list(range(rank, replications, size))
+        for i, r in enumerate(todo):
+            opts = options
+            if time_limit is not None:
+                left = time_limit - (time.perf_counter() - t0)
+                if left <= 0:
+                    raise SolverError(
+                        f"gap: the time limit ({time_limit:g} s) ran out after {i} of "
+                        f"{len(todo)} replications; raise --time-limit"
+                    )
+                opts = dataclasses.replace(options, time_limit=left / (len(todo) - i))
+            mine.append((r, *replication_gap(inst, q, scenarios, _rep_seed(seed, r), model, opts)))
     if size > 1:
         parts = comm.gather(mine, root=0)
         if rank != 0:

@@ -10,6 +10,7 @@ rows are not identified); run SQUAREM-accelerated EM; fit independent demand for
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -213,6 +214,38 @@ def _chain_to_instance(
     )
 
 
+#: Share of ``fit_markov_chain``'s time limit kept for what follows the chain's EM runs: the
+#: independent-demand comparison fit and the report's log-likelihoods.
+FIT_RESERVE = 0.15
+
+
+def fit_budget(time_limit: float | None, em_runs: int, t0: float | None = None) -> Any:
+    """A function ``left(phase)`` giving each EM run of a fit its time limit (None: no limit).
+
+    The clock starts at ``t0`` (a `time.perf_counter` instant; default now). The chain's
+    ``em_runs`` runs ("em") share the limit less `FIT_RESERVE` of it, each getting the time
+    left of that share over the runs left; the comparison fit ("independent") gets whatever
+    is left. Never below 1 ms, so a run whose time is gone still makes its first E-step (a
+    fit, not an empty answer) and stops.
+    """
+    t0 = time.perf_counter() if t0 is None else t0
+    done = [0]
+
+    def left(phase: str) -> float | None:
+        if time_limit is None:
+            return None
+        spent = time.perf_counter() - t0
+        if phase == "em":
+            runs_left = max(em_runs - done[0], 1)
+            done[0] += 1
+            share = ((1 - FIT_RESERVE) * time_limit - spent) / runs_left
+        else:
+            share = time_limit - spent
+        return max(share, 1e-3)
+
+    return left
+
+
 def fit_markov_chain(
     data: str | os.PathLike[str] | SalesData,
     catalogue: Any,
@@ -247,8 +280,10 @@ def fit_markov_chain(
         A share of the visits held out (seeded binomial split) or held-out `SalesData`; by
         default the JSON file's out-of-sample set, if any.
     seed, time_limit, max_iter, tol
-        Split seed; EM stops after ``time_limit`` seconds, ``max_iter`` E-steps, or when the
-        relative log-likelihood gain of a cycle is below ``tol``.
+        Split seed; EM stops after ``max_iter`` E-steps, when the relative log-likelihood gain
+        of a cycle is below ``tol``, or at the time limit: ``time_limit`` seconds cover the
+        whole fit from this call on (reading the data, the MNL start, every EM run, the
+        comparison fits and the report; `fit_budget` splits them among the EM runs).
     visits, buy_share
         Only for data without no-purchase records: total visits, or the share of visits that
         buy (then visits = sales / buy_share).
@@ -276,6 +311,7 @@ def fit_markov_chain(
         Sales-only data without ``visits``/``buy_share`` (λ0 is not identified), or these given
         for data that record no-purchases; a bad holdout share, customers ≤ 0, a bad support.
     """
+    t_start = time.perf_counter()
     products, cat_source = _catalogue(catalogue)
     ids = [p["id"] for p in products]
     if isinstance(data, SalesData):
@@ -328,6 +364,7 @@ def fit_markov_chain(
     if sales.sales()[: sales.n].sum() <= 0:
         raise InstanceError("", "no purchase of any product in the fitted data", sales.source)
 
+    left = fit_budget(time_limit, 1 + (IMPUTE_ROUNDS if lam0_source != "data" else 0), t_start)
     u = fit_mnl(sales)
     pattern = choose_support(sales, support)
     start = mnl_start(u, pattern)
@@ -339,7 +376,7 @@ def fit_markov_chain(
         sales,
         tol=tol,
         max_iter=max_iter,
-        time_limit=time_limit,
+        time_limit=left("em"),
         progress=progress,
         prior=prior,
     )
@@ -354,7 +391,7 @@ def fit_markov_chain(
                 sales,
                 tol=tol,
                 max_iter=max_iter,
-                time_limit=time_limit,
+                time_limit=left("em"),
                 progress=progress,
                 prior=prior,
             )
@@ -367,7 +404,7 @@ def fit_markov_chain(
         sales,
         tol=tol,
         max_iter=max_iter,
-        time_limit=time_limit,
+        time_limit=left("independent"),
         progress=False,
     )
     final = _floor_arrival(res.params)

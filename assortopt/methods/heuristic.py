@@ -497,8 +497,12 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
                 inst, _round(x, "nearest" if rule == "simulate" else rule), demand=demand
             )
             q = impose(inst, q, req.committed, newsvendor_value(inst, demand, q))
-            obj = info.get("saa_objective", float(newsvendor_value(inst, demand, q).sum()))
-        if obj > best:
+            obj = (
+                info["saa_objective"]  # the LP's value only when the LP gave these quantities
+                if info.get("saa_status") == OPTIMAL and "saa_fallback" not in info
+                else float(newsvendor_value(inst, demand, q).sum())
+            )
+        if rnd == 1 or obj > best:
             best_q, best = q, obj
         stocked = q > 0
         if np.array_equal(stocked, keep) or not stocked.any() or time_is_up(req.options, t0):

@@ -18,7 +18,7 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..models.sample_path_mip import candidate_mask
 from ..models.stock_bnb import solve_stock_bnb
-from .base import Plan, PlanRequest
+from .base import Plan, PlanRequest, stopped_before
 from .local_search import improve
 
 #: Params of method ``mip`` that only the HiGHS formulations read.
@@ -51,20 +51,24 @@ def plan_bnb(
     if req.committed is not None:  # committed units: the box is [a_i, a_i] on those products
         fixed = req.committed >= 0
         hi = np.where(fixed, req.committed, np.iinfo(np.int64).max // 4)
+    if left() == 0.0:  # the warm start used the limit up: the search's root would run over it
+        return stopped_before(inst, start, label, "the branch-and-bound")
     if start is not None:
-        polish = left()
+        seconds = left()
         pol = improve(
             inst,
             np.maximum(start, 0 if lo is None else lo),
             stream,
             lo=lo,
             candidates=cand,
-            time_limit=None if polish is None else 0.1 * polish,
+            time_limit=None if seconds is None else 0.1 * seconds,
             fixed=fixed,
         )
         start = pol.stock
         extra["start_objective"] = pol.start_objective
         extra["polished_objective"] = pol.objective
+    if left() == 0.0:
+        return stopped_before(inst, start, label, "the branch-and-bound")
 
     def polish(q: np.ndarray, seconds: float | None) -> np.ndarray:
         """Unit moves on the same scenarios from a plan the search met."""

@@ -167,9 +167,19 @@ def no_sale_flow(chain: sp.csr_array, d: np.ndarray) -> np.ndarray:
     return np.asarray(lu.solve(np.ascontiguousarray(d.T, dtype=np.float64))).T
 
 
-def _fixed_point(step: Any, x: np.ndarray, tol: float, max_iter: int = 10_000) -> np.ndarray:
-    """Iterate ``x ← step(x)`` (a monotone contraction) until the largest change is ≤ tol."""
+class _OutOfTime(Exception):
+    """The deadline passed inside a fixed-point iteration (no valid value to return)."""
+
+
+def _fixed_point(
+    step: Any, x: np.ndarray, tol: float, max_iter: int = 10_000, deadline: float | None = None
+) -> np.ndarray:
+    """Iterate ``x ← step(x)`` (a monotone contraction) until the largest change is ≤ tol.
+    Raises `_OutOfTime` once ``deadline`` (a ``time.perf_counter()`` value) has passed: a point
+    short of the fixed point is no valid bound, so there is nothing to return."""
     for _ in range(max_iter):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _OutOfTime
         xn = step(x)
         if np.max(np.abs(xn - x), initial=0.0) <= tol:
             return xn
@@ -178,7 +188,12 @@ def _fixed_point(step: Any, x: np.ndarray, tol: float, max_iter: int = 10_000) -
 
 
 def greedy_oracle(
-    chain: Any, d: np.ndarray, q: np.ndarray, rev: np.ndarray, tol: float = 1e-11
+    chain: Any,
+    d: np.ndarray,
+    q: np.ndarray,
+    rev: np.ndarray,
+    tol: float = 1e-11,
+    deadline: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scenario LPs at stock q for all K scenarios at once, by sparse/dense mat-vecs only.
 
@@ -191,10 +206,13 @@ def greedy_oracle(
     case whenever selling first is optimal, which it is on the pooled set S* where stopping is
     optimal for the margins (checked, not assumed: callers solve the rest exactly).
 
-    Returns (G, D, π, μ, s), G and D of shape (K,), the others (K, m).
+    Returns (G, D, π, μ, s), G and D of shape (K,), the others (K, m). Raises `_OutOfTime`
+    when ``deadline`` (``time.perf_counter()``) passes before both fixed points are reached.
     """
     scale = max(1.0, float(np.max(d, initial=0.0)))
-    x = _fixed_point(lambda x: d + np.maximum(x - q, 0.0) @ chain, d, tol * scale)
+    x = _fixed_point(
+        lambda x: d + np.maximum(x - q, 0.0) @ chain, d, tol * scale, deadline=deadline
+    )
     s = np.minimum(q, x)
     sat = x >= q - 1e-9 * scale
     rv = np.broadcast_to(rev, d.shape)
@@ -207,6 +225,7 @@ def greedy_oracle(
         ),
         np.where(sat, 0.0, rv),
         tol * max(1.0, float(np.max(rev, initial=0.0))),
+        deadline=deadline,
     )
     mu = np.maximum(rev - pi, 0.0)
     return s @ rev, np.einsum("km,km->k", d, pi) + mu @ q, pi, mu, s
@@ -320,7 +339,7 @@ def benders(
     def evaluate(q: np.ndarray, allow: float) -> tuple[float, np.ndarray, np.ndarray, float]:
         """f(q) ≥ the returned value ≥ f(q) − slack, slack ≤ ``allow`` unless the deadline hit."""
         ts = time.perf_counter()
-        val, dual, pi, mu, sales = greedy_oracle(dense, uniq, q, rev)
+        val, dual, pi, mu, sales = greedy_oracle(dense, uniq, q, rev, deadline=deadline)
         slack = np.maximum(dual - val, 0.0)
         bad = np.flatnonzero(slack > 1e-9 * np.maximum(1.0, np.abs(dual)))
         ws = w[bad] * slack[bad]
@@ -384,74 +403,84 @@ def benders(
         return 0.25 * tol * max(1.0, abs(f))
 
     # the start is evaluated by mat-vecs only: exact solves pay off near the optimum
-    f_hat, _, sales_hat, slack_hat = evaluate(q_hat, np.inf)
+    try:
+        f_hat, _, sales_hat, slack_hat = evaluate(q_hat, np.inf)
+    except _OutOfTime:  # not even the start could be valued: no incumbent
+        st.message = "time limit reached while valuing the start"
+        return q_hat, -np.inf, np.zeros((k_all, m)), st, Termination.TIME_LIMIT
     st.lower = f_hat
-    for p in probes:  # extra cuts around the start: slopes on both sides of its kinks
-        evaluate(np.clip(q_hat + p, 0.0, qmax), np.inf)
+    status = Termination.ITERATION_LIMIT
+    try:
+        for p in probes:  # extra cuts around the start: slopes on both sides of its kinks
+            evaluate(np.clip(q_hat + p, 0.0, qmax), np.inf)
+    except _OutOfTime:
+        probes, max_iter, status = (), 0, Termination.TIME_LIMIT
     scale = max(1.0, float(np.abs(qmax).max()) if m else 1.0)
     delta = delta0
     nulls = 0
-    status = Termination.ITERATION_LIMIT
     master_error = ""
-    for it in range(1, max_iter + 1):
-        if deadline is not None and time.perf_counter() > deadline:
-            status = Termination.TIME_LIMIT
-            break
-        st.iterations = it
-        try:
-            q_new, pred = solve_master(delta)
-        except _MasterError as e:
-            status, master_error = Termination.ERROR, str(e)
-            break
-        tr_bound = bool(np.any(np.abs(q_new - q_hat) >= delta - 1e-9))
-        if not tr_bound:
-            st.upper = min(st.upper, pred)
-        if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
-            status = Termination.OPTIMAL
-            break
-        if pred - f_hat <= tol * max(1.0, abs(f_hat)) and slack_hat > tight(f_hat):
-            # the gap may be the incumbent's own inexactness: evaluate it more exactly
-            f_re, _, sales_re, slack_hat = evaluate(q_hat, tight(f_hat))
-            if f_re > f_hat:
-                f_hat, sales_hat = f_re, sales_re
-            st.lower = f_hat
-            continue
-        if pred - f_hat <= tol * max(1.0, abs(f_hat)):
-            # the region is too small to show the remaining gap: bound it globally
+    try:
+        for it in range(1, max_iter + 1):
+            if deadline is not None and time.perf_counter() > deadline:
+                status = Termination.TIME_LIMIT
+                break
+            st.iterations = it
             try:
-                _, ub = solve_master(None)
+                q_new, pred = solve_master(delta)
             except _MasterError as e:
                 status, master_error = Termination.ERROR, str(e)
                 break
-            st.upper = min(st.upper, ub)
+            tr_bound = bool(np.any(np.abs(q_new - q_hat) >= delta - 1e-9))
+            if not tr_bound:
+                st.upper = min(st.upper, pred)
             if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
                 status = Termination.OPTIMAL
                 break
-            delta *= 2.0
-            continue
-        gap_est = min(pred, st.upper) - f_hat
-        f_new, _, sales_new, slack_new = evaluate(q_new, max(inexact * gap_est, tight(f_hat)))
-        if f_new >= f_hat + 1e-4 * (pred - f_hat):
-            st.serious += 1
-            if tr_bound and f_new >= f_hat + 0.5 * (pred - f_hat):
-                delta = min(2.0 * delta, scale)
-            q_hat, f_hat, sales_hat, slack_hat = q_new, f_new, sales_new, slack_new
-            nulls = 0
-        else:
-            nulls += 1
-            rho = (f_hat - f_new) / max(pred - f_hat, 1e-300)
-            if rho > 0 and nulls >= 3:
-                delta = max(delta / 2.0, 1e-3)
+            if pred - f_hat <= tol * max(1.0, abs(f_hat)) and slack_hat > tight(f_hat):
+                # the gap may be the incumbent's own inexactness: evaluate it more exactly
+                f_re, _, sales_re, slack_hat = evaluate(q_hat, tight(f_hat))
+                if f_re > f_hat:
+                    f_hat, sales_hat = f_re, sales_re
+                st.lower = f_hat
+                continue
+            if pred - f_hat <= tol * max(1.0, abs(f_hat)):
+                # the region is too small to show the remaining gap: bound it globally
+                try:
+                    _, ub = solve_master(None)
+                except _MasterError as e:
+                    status, master_error = Termination.ERROR, str(e)
+                    break
+                st.upper = min(st.upper, ub)
+                if st.upper - f_hat <= tol * max(1.0, abs(f_hat)):
+                    status = Termination.OPTIMAL
+                    break
+                delta *= 2.0
+                continue
+            gap_est = min(pred, st.upper) - f_hat
+            f_new, _, sales_new, slack_new = evaluate(q_new, max(inexact * gap_est, tight(f_hat)))
+            if f_new >= f_hat + 1e-4 * (pred - f_hat):
+                st.serious += 1
+                if tr_bound and f_new >= f_hat + 0.5 * (pred - f_hat):
+                    delta = min(2.0 * delta, scale)
+                q_hat, f_hat, sales_hat, slack_hat = q_new, f_new, sales_new, slack_new
                 nulls = 0
-        st.lower = f_hat
-        if options.verbose:  # one line per iteration on stderr (stdout may carry JSON)
-            print(
-                f"L-shaped {it:4d} {time.perf_counter() - t0:8.1f}s value {f_hat:.8g} "
-                f"bound {st.upper:.8g} model {pred:.8g} box {delta:.3g} "
-                f"exact solves {st.exact_solves}",
-                file=sys.stderr,
-                flush=True,
-            )
+            else:
+                nulls += 1
+                rho = (f_hat - f_new) / max(pred - f_hat, 1e-300)
+                if rho > 0 and nulls >= 3:
+                    delta = max(delta / 2.0, 1e-3)
+                    nulls = 0
+            st.lower = f_hat
+            if options.verbose:  # one line per iteration on stderr (stdout may carry JSON)
+                print(
+                    f"L-shaped {it:4d} {time.perf_counter() - t0:8.1f}s value {f_hat:.8g} "
+                    f"bound {st.upper:.8g} model {pred:.8g} box {delta:.3g} "
+                    f"exact solves {st.exact_solves}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    except _OutOfTime:  # an evaluation was cut short: the incumbent stands
+        status = Termination.TIME_LIMIT
     st.lower = f_hat
     if status in (Termination.TIME_LIMIT, Termination.ITERATION_LIMIT):
         with contextlib.suppress(_MasterError):  # certify what was reached: the cuts' bound

@@ -33,7 +33,7 @@ import scipy.sparse.linalg as spla
 
 from ..choice.mc import drop_self_loops
 from ..instance import Instance
-from ..solver import SolverOptions, highs_from_lp
+from ..solver import SolverOptions, highs_from_lp, time_left
 from ..solver.highs import run
 from ..solver.linear import LinearProgram, LPBuilder
 from ..solver.status import ERROR, OPTIMAL, Termination, from_highs
@@ -259,8 +259,9 @@ class SAALPResult:
 
 def _run(lp: LinearProgram, options: SolverOptions) -> tuple[Any, Termination, str]:
     """Solve ``lp``; (HiGHS, termination, message), termination ``optimal`` only at an optimum."""
+    t0 = time.perf_counter()
     h = highs_from_lp(lp, options)
-    run(h, options)
+    run(h, options, since=t0)
     ms = h.getModelStatus()
     has = h.getInfo().primal_solution_status == 2
     status, term, msg = from_highs(ms, has, h.modelStatusToString(ms))
@@ -327,7 +328,7 @@ def solve_saa_lp(
         return _decomposition(inst, d, pos, options, tol, t0, exact, max_iter)
     if method == "monolithic":
         f = build_saa_lp(inst, d, offered_mask, chain="full")
-        h, term, msg = _run(f.lp, options)
+        h, term, msg = _run(f.lp, time_left(options, t0))  # the build counts too
         x = np.asarray(h.getSolution().col_value)
         q = np.zeros(inst.n)
         q[pos] = f.var_blocks["stock"].values(x)
@@ -402,7 +403,7 @@ def _decomposition(
     )
     stock = np.zeros(inst.n)
     stock[pos] = q
-    gap = (st.upper - st.lower) / max(1.0, abs(st.lower))
+    gap = (st.upper - st.lower) / max(1.0, abs(st.lower)) if np.isfinite(st.lower) else np.inf
     return SAALPResult(
         stock_frac=stock,
         objective=obj,

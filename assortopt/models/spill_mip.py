@@ -17,6 +17,8 @@ beyond the largest possible inflow never sells and costs c − v ≥ 0). Write-u
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -174,11 +176,17 @@ def build_spill_mip(
     return Formulation("spill_mip", b.build(), b.var_blocks, b.row_blocks, info=info)
 
 
-def complete_start(f: Formulation, stock: np.ndarray) -> np.ndarray:
+def complete_start(
+    f: Formulation, stock: np.ndarray, deadline: float | None = None
+) -> np.ndarray | None:
     """A full column vector for `build_spill_mip`'s model from integer stock on S (length |S|).
 
     The second stage is the "sell first" fluid outcome: each product sells up to its stock and
     spills only what it cannot serve (so w_ki = [i sold out]); stock is clipped to the big-M.
+    Each scenario is a fixed point of sparse solves (measured: 0.2 s a scenario at |S| = 1,000,
+    20 s for K = 100), so with a ``deadline`` (a `time.perf_counter` instant) the completion
+    returns None as soon as its pace says it cannot finish by then: no start rather than a late
+    one.
     """
     lp = f.lp
     big = np.asarray(f.info["big_m"])
@@ -194,7 +202,12 @@ def complete_start(f: Formulation, stock: np.ndarray) -> np.ndarray:
     x = np.zeros(lp.n_cols)
     x[f.var_blocks["stock"].cols] = q
     ident = sp.eye(n_nodes, format="csc")
+    t_start = time.perf_counter()
     for k in range(k_count):
+        now = time.perf_counter()
+        # give up as soon as the pace so far says the deadline cannot be met
+        if deadline is not None and (now - t_start) * k_count / max(k, 1) > deadline - t_start:
+            return None
         u = np.zeros(n_nodes)
         out = np.zeros(n_nodes, bool)
         for _ in range(4 * n_nodes + 10):

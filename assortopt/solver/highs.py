@@ -250,7 +250,7 @@ def solve_lp(
         sol.col_value = np.asarray(start, dtype=np.float64)
         sol.value_valid = True
         h.setSolution(sol)
-    run(h, options)
+    run(h, options, since=t0)
     return _collect(h, lp, t0, "fast", start=start)
 
 
@@ -258,8 +258,13 @@ def solve_lp(
 OVERRUN_GRACE = 0.02
 
 
-def run(h: Any, options: SolverOptions) -> None:
+def run(h: Any, options: SolverOptions, since: float | None = None) -> None:
     """``h.run()`` with the time limit enforced from outside as well.
+
+    ``since`` (a `time.perf_counter` instant, default now) is when the limit started: the
+    caller's loading of the model (``passModel``, seconds on a large model) counts against it,
+    so HiGHS's own ``time_limit`` is cut to what is left and the outside deadline counts from
+    ``since``.
 
     HiGHS checks ``time_limit`` only at some points (not inside presolve or a long simplex
     phase, as measured in README, "Time limits"); its interrupt callbacks are asked often, so
@@ -274,9 +279,12 @@ def run(h: Any, options: SolverOptions) -> None:
         return
     import highspy
 
-    deadline = (
-        math.inf if limit is None else time.perf_counter() + limit * (1.0 + OVERRUN_GRACE) + 0.05
-    )
+    if since is None:
+        since = time.perf_counter()
+    elif limit is not None and "time_limit" not in options.highs:
+        # what is left after the model was loaded (never 0: HiGHS then refuses to start)
+        h.setOptionValue("time_limit", max(limit - (time.perf_counter() - since), 1e-3))
+    deadline = math.inf if limit is None else since + limit * (1.0 + OVERRUN_GRACE) + 0.05
     fired: list[bool] = []
 
     def stop(kind: Any, message: str, data_out: Any, data_in: Any, user: Any) -> None:
