@@ -53,7 +53,8 @@ def test_move_deltas_equal_full_resimulation(n, seed, stay):
         q = inc.stock.copy()
         np.testing.assert_array_equal(inc.sales, full.sales)
         np.testing.assert_array_equal(inc.missed, full.missed)
-        np.testing.assert_array_equal(inc.rev, full.rev)
+        # rev is patched by the replayed change, the full path re-sums: equal to rounding
+        np.testing.assert_allclose(inc.rev, full.rev, rtol=1e-13, atol=1e-9)
         np.testing.assert_array_equal(inc.sales, simulate_stream(inst, q, stream).sales)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-from .._incremental import apply_move, build_trajectories, move_deltas
+from .._incremental import apply_move, build_trajectories, move_deltas, pair_index
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
@@ -150,12 +150,15 @@ class CRNEvaluator:
         self.evaluations = 0
         if self.incremental:
             n_cust = len(self.offsets) - 1
-            occ = np.bincount(self.items, minlength=inst.n)
             self._purch = np.full(n_cust, -1, np.int32)
             self._ppos = np.zeros(n_cust, np.int64)
-            self._base = np.concatenate([[0], np.cumsum(occ)]).astype(np.int64)
-            self._buy_cnt = np.zeros(inst.n, np.int64)
-            self._miss_cnt = np.zeros(inst.n, np.int64)
+            # one sorted buyer / miss list per (product, season): a patch moves one season's
+            self._pair_ptr, self._pair_k, self._seg = pair_index(
+                self.offsets, self.items, self.sc_off, inst.n
+            )
+            n_pairs = len(self._pair_k)
+            self._buy_cnt = np.zeros(n_pairs, np.int32)
+            self._miss_cnt = np.zeros(n_pairs, np.int32)
             # customer numbers fit int32 up to 2³¹ customers (K·T): half the memory
             cust = np.int32 if n_cust < 2**31 - 1 else np.int64
             self._buy_c = np.zeros(len(self.items), cust)
@@ -170,7 +173,9 @@ class CRNEvaluator:
             self.gain,
             self._purch,
             self._ppos,
-            self._base,
+            self._pair_ptr,
+            self._pair_k,
+            self._seg,
             self._buy_cnt,
             self._buy_c,
             self._miss_cnt,
