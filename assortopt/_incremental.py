@@ -24,7 +24,7 @@ a move (`apply_move`) patches only the customers whose purchase changed.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ._kernels import _search  # first index in [lo, hi) with a[i] > x (a sorted)
 
@@ -364,6 +364,68 @@ def move_deltas(  # pragma: no cover - numba
             )
             d += dk
         out[m] = d
+    return out
+
+
+@njit(cache=True, parallel=True)
+def move_deltas_parallel(  # pragma: no cover - numba
+    nchunk,
+    mj,
+    mq,
+    offsets,
+    items,
+    sc_off,
+    stock,
+    gain,
+    purch,
+    ppos,
+    pair_ptr,
+    pair_k,
+    seg,
+    buy_cnt,
+    buy_c,
+    miss_cnt,
+    miss_c,
+):
+    """`move_deltas` on the threads of numba's pool: the moves are dealt out in strides,
+    each thread with its own scratch; every move is scored exactly as the serial kernel scores
+    it (same seasons, same order), so the result is identical. ``nchunk`` strides (a few per
+    thread; passed in, a call to numba's thread count here would keep it out of the cache)."""
+    nm = mj.shape[0]
+    out = np.zeros(nm)
+    nchunk = min(nm, nchunk)
+    for ci in prange(nchunk):
+        diff, act, act_t, out_c, out_p, out_pos = _scratch(stock.shape[0], sc_off)
+        for m in range(ci, nm, nchunk):
+            d = 0.0
+            for k in range(sc_off.shape[0] - 1):
+                dk, _ = season_delta(
+                    k,
+                    mj[m],
+                    mq[m],
+                    offsets,
+                    items,
+                    sc_off,
+                    stock,
+                    gain,
+                    purch,
+                    ppos,
+                    pair_ptr,
+                    pair_k,
+                    seg,
+                    buy_cnt,
+                    buy_c,
+                    miss_cnt,
+                    miss_c,
+                    diff,
+                    act,
+                    act_t,
+                    out_c,
+                    out_p,
+                    out_pos,
+                )
+                d += dk
+            out[m] = d
     return out
 
 

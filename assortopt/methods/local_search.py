@@ -21,10 +21,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 
-from .._incremental import apply_move, build_trajectories, move_deltas, pair_index
+from .._incremental import (
+    apply_move,
+    build_trajectories,
+    move_deltas,
+    move_deltas_parallel,
+    pair_index,
+)
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
@@ -110,6 +117,11 @@ def _move_deltas(  # pragma: no cover - numba
 
 
 # ----------------------------------------------------------------------------- evaluator
+#: Batches of at least this many moves are scored on numba's thread pool
+#: (`move_deltas_parallel`, the same numbers as the serial kernel); single re-scores stay serial.
+PARALLEL_MOVES = 256
+
+
 class CRNEvaluator:
     """Exact sample-average profit of plans on one fixed stream, with incremental moves.
 
@@ -237,7 +249,11 @@ class CRNEvaluator:
         if len(j) == 0:
             return np.zeros(0)
         if self.incremental:
-            d_rev = move_deltas(j, newq, *self._state()) / self.k
+            if len(j) >= PARALLEL_MOVES:
+                nchunk = 4 * numba.get_num_threads()
+                d_rev = move_deltas_parallel(nchunk, j, newq, *self._state()) / self.k
+            else:
+                d_rev = move_deltas(j, newq, *self._state()) / self.k
             return self._with_costs(j, newq, d_rev)
         ptr, aff = self._affected(j, newq)
         d_rev = (
