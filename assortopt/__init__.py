@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "write_solution": "solution",
     "choice_probabilities": "choice.mc",
     "reduced_chain": "choice.mc",
+    "reduced_routing": "choice.routing",
     "mnl_to_mc": "choice.mnl",
     "OnlineChoiceModel": "choice.online",
     "load_ground_truth": "choice.online_io",

@@ -9,9 +9,13 @@ saved and loaded as .npz (and as JSON up to ``--json-max``), the LP bound by opt
 and by HiGHS (up to ``--highs-max``, capped at ``--highs-limit`` seconds) in the same run, the
 heuristic with its steps (bound, pruning, quantities, simulated rounding) up to
 ``--heuristic-max``, and an out-of-sample evaluation with ``--reps`` seasons. Memory: the
-process's peak resident set so far (``ru_maxrss``) and the Python-level peak of the phase
-(tracemalloc; numba's own allocations are not in it). Timings on a shared machine are noisy:
-compare ratios within one run.
+process's peak resident set so far (``ru_maxrss``), and with ``--trace-python`` the
+Python-level peak of the phase (tracemalloc; numba's own allocations are not in it). tracemalloc
+slows Python-level code several times over, so it is off by default and the times printed are
+untraced unless the flag is given. Timings on a shared machine are noisy: compare ratios within
+one run.
+
+    python benchmarks/bench_scale.py ... [--trace-python]
 """
 
 from __future__ import annotations
@@ -48,11 +52,13 @@ class Phases:
 
     def run(self, name: str, fn: Any, *args: Any, note: str = "", **kw: Any) -> Any:
         gc.collect()
-        tracemalloc.reset_peak()
+        traced = tracemalloc.is_tracing()
+        if traced:
+            tracemalloc.reset_peak()
         t0 = time.perf_counter()
         out = fn(*args, **kw)
         dt = time.perf_counter() - t0
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        peak = tracemalloc.get_traced_memory()[1] / 2**20 if traced else float("nan")
         self.add(name, dt, peak, note)
         return out
 
@@ -67,6 +73,7 @@ class Phases:
 
 def bench(n: int, a: argparse.Namespace) -> None:
     ph = Phases(n)
+    print(f"N={n:>8}  load average {os.getloadavg()[0]:.1f}", flush=True)
     inst = ph.run("generate", generate, "sparse", n, n, a.seed, k=a.k)
     with tempfile.TemporaryDirectory() as tmp:
         p = os.path.join(tmp, "x.npz")
@@ -127,10 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heuristic-max", type=int, default=100000)
     ap.add_argument("--json-max", type=int, default=10000)
     ap.add_argument("--reps", type=int, default=200)
+    ap.add_argument("--trace-python", action="store_true", help="tracemalloc peaks (slow)")
     a = ap.parse_args(argv)
     sizes = [int(s) for s in a.sizes.split(",") if s.strip()]
-    tracemalloc.start()
-    print(f"python {sys.version.split()[0]}, cpus {os.cpu_count()}", flush=True)
+    if a.trace_python:
+        tracemalloc.start()
+    print(
+        f"python {sys.version.split()[0]}, cpus {os.cpu_count()}, "
+        f"tracemalloc {'on' if a.trace_python else 'off'}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     for n in sizes:
         bench(n, a)
     return 0

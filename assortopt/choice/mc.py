@@ -111,8 +111,8 @@ def _absorbable(rho: Any, bar: np.ndarray, exit_prob: np.ndarray) -> np.ndarray:
     """Bool mask (length N): products of S̄ from which a walk through S̄ can reach S or exit."""
     n = len(bar)
     direct = exit_prob > 0
-    if not bar.all():
-        direct |= _row_sums(_sub(rho, np.arange(n), np.flatnonzero(~bar))) > 0
+    if not bar.all():  # a step into S (ρ ≥ 0: a matrix-vector product, no column slicing)
+        direct |= rho @ (~bar).astype(np.float64) > 0
     direct &= bar
     if np.array_equal(direct, bar):
         return bar.copy()

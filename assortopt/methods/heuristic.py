@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..bound import lp_bound
 from ..commitment import committed_mask, impose
@@ -296,7 +295,7 @@ def spill_newsvendor(
     stock settles after a few iterations; stops when q repeats or after ``max_iter``). This is
     the mean-demand form of the SAA-LP's fluid spill, without its routing freedom.
     """
-    from ..choice.mc import reduced_chain
+    from ..choice.routing import reduced_routing
 
     pos = np.flatnonzero(keep)
     ratio = critical_ratio(inst)
@@ -304,8 +303,8 @@ def spill_newsvendor(
     q = np.where(keep, demand.quantile(ratio), 0)
     if len(pos) < 2:
         return q, 0
-    _, rho_s, pos = reduced_chain(inst, keep)
-    rho_t = sp.csr_array(rho_s).T.tocsr()
+    route = reduced_routing(inst, keep)  # the reduced chain as an operator, never formed
+    pos = route.positions
     seen = {q.tobytes()}
     it = 0
     cur = demand
@@ -313,7 +312,7 @@ def spill_newsvendor(
         it += 1
         over = np.maximum(cur.mean - cur.expected_sales(q), 0.0)
         mean = base.copy()
-        mean[pos] += rho_t @ over[pos]
+        mean[pos] += route.route(over[pos])
         if cur.trials is not None:
             mean = np.minimum(mean, cur.trials)
         cur = PooledDemand(mean, cur.trials)

@@ -21,10 +21,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba
 import numpy as np
 from numba import njit
 
-from .._incremental import apply_move, build_trajectories, move_deltas
+from .._incremental import (
+    apply_move,
+    build_trajectories,
+    move_deltas,
+    move_deltas_parallel,
+    pair_index,
+)
 from ..exceptions import OptionError
 from ..instance import Instance
 from ..rng import child_seeds
@@ -110,6 +117,11 @@ def _move_deltas(  # pragma: no cover - numba
 
 
 # ----------------------------------------------------------------------------- evaluator
+#: Batches of at least this many moves are scored on numba's thread pool
+#: (`move_deltas_parallel`, the same numbers as the serial kernel); single re-scores stay serial.
+PARALLEL_MOVES = 256
+
+
 class CRNEvaluator:
     """Exact sample-average profit of plans on one fixed stream, with incremental moves.
 
@@ -150,12 +162,15 @@ class CRNEvaluator:
         self.evaluations = 0
         if self.incremental:
             n_cust = len(self.offsets) - 1
-            occ = np.bincount(self.items, minlength=inst.n)
             self._purch = np.full(n_cust, -1, np.int32)
             self._ppos = np.zeros(n_cust, np.int64)
-            self._base = np.concatenate([[0], np.cumsum(occ)]).astype(np.int64)
-            self._buy_cnt = np.zeros(inst.n, np.int64)
-            self._miss_cnt = np.zeros(inst.n, np.int64)
+            # one sorted buyer / miss list per (product, season): a patch moves one season's
+            self._pair_ptr, self._pair_k, self._seg = pair_index(
+                self.offsets, self.items, self.sc_off, inst.n
+            )
+            n_pairs = len(self._pair_k)
+            self._buy_cnt = np.zeros(n_pairs, np.int32)
+            self._miss_cnt = np.zeros(n_pairs, np.int32)
             # customer numbers fit int32 up to 2³¹ customers (K·T): half the memory
             cust = np.int32 if n_cust < 2**31 - 1 else np.int64
             self._buy_c = np.zeros(len(self.items), cust)
@@ -170,7 +185,9 @@ class CRNEvaluator:
             self.gain,
             self._purch,
             self._ppos,
-            self._base,
+            self._pair_ptr,
+            self._pair_k,
+            self._seg,
             self._buy_cnt,
             self._buy_c,
             self._miss_cnt,
@@ -232,7 +249,11 @@ class CRNEvaluator:
         if len(j) == 0:
             return np.zeros(0)
         if self.incremental:
-            d_rev = move_deltas(j, newq, *self._state()) / self.k
+            if len(j) >= PARALLEL_MOVES:
+                nchunk = 4 * numba.get_num_threads()
+                d_rev = move_deltas_parallel(nchunk, j, newq, *self._state()) / self.k
+            else:
+                d_rev = move_deltas(j, newq, *self._state()) / self.k
             return self._with_costs(j, newq, d_rev)
         ptr, aff = self._affected(j, newq)
         d_rev = (
