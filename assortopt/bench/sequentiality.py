@@ -18,6 +18,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["has_splits", "sequentiality_figure", "sequentiality_table", "wave_methods"]
@@ -121,19 +122,20 @@ def sequentiality_figure(ok: pd.DataFrame, ref: str, path: Path) -> None:
 
     cmap = colormaps["viridis"]
     color = {n: cmap(0.15 + 0.7 * k / max(1, len(ns) - 1)) for k, n in enumerate(ns)}
+    lines = [(lab, n) for lab in myopic + look for n in ns]
     for ax, rule in zip(axes, rules, strict=True):
         sub = w[w.vendor_by == rule]
-        for lab in myopic + look:
-            for n in ns:
-                g = sub[(sub.method == lab) & (sub.n == n)]
-                if g.empty:
-                    continue
-                pts = [(v, *_mean_se(gv)) for v, gv in g.groupby("vendors", sort=True)]
-                v, m, s = zip(*pts, strict=True)
-                ax.errorbar(
-                    v, m, yerr=s, fmt=styles[lab], color=color[n], capsize=3, ms=4,
-                    label=f"{lab}, N={n}",
-                )  # fmt: skip
+        for k, (lab, n) in enumerate(lines):
+            g = sub[(sub.method == lab) & (sub.n == n)]
+            if g.empty:
+                continue
+            pts = [(v, *_mean_se(gv)) for v, gv in g.groupby("vendors", sort=True)]
+            v, m, s = (np.array(x, dtype=float) for x in zip(*pts, strict=True))
+            shift = 2.0 ** (0.04 * (k - (len(lines) - 1) / 2))  # error bars side by side
+            ax.errorbar(
+                v * shift, m, yerr=s, fmt=styles[lab], color=color[n], capsize=3, ms=4,
+                label=f"{lab}, N={n}",
+            )  # fmt: skip
         ax.axhline(0.0, color="k", lw=0.8)
         vs = sorted(sub.vendors.unique())
         if vs:
