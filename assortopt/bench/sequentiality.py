@@ -148,7 +148,11 @@ def sequentiality_figure(ok: pd.DataFrame, ref: str, path: Path) -> None:
     axes[0].set_ylabel(
         f"price of sequentiality, % of {ref}\n(joint − waves; below 0: waves better)"
     )
-    if axes[-1].get_legend_handles_labels()[0]:
-        axes[-1].legend(fontsize=7)
+    legend: dict[str, object] = {}  # every line once, whichever panel has it
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(lab, h)
+    if legend:
+        axes[-1].legend(list(legend.values()), list(legend), fontsize=7)
     fig.suptitle("Buying vendor by vendor against the joint plan (paired, common seasons; ± 1 se)")
     fig.savefig(path, dpi=110)
