@@ -59,7 +59,7 @@ def main() -> None:
         slow = dumps(instance_to_dict(chain))
         t_slow.append(time.perf_counter() - t)
     print(f"nested logit, N = {n}: {chain.transitions.nnz} transitions, JSON {mb:.1f} MB")
-    print(f"CLI `assortopt --help` (start-up, imports): {t_import:.2f} s")
+    print(f"CLI `assortopt validate --help` (interpreter start-up only): {t_import:.2f} s")
     print(f"CLI approx -o chain.json: {t_json:.2f} s; -o chain.npz: {t_npz:.2f} s")
     print(f"JSON text: one-pass writer {min(t_fast):.2f} s; general path {min(t_slow):.2f} s")
     print(f"ratio general / one-pass: {min(t_slow) / min(t_fast):.1f}x; same text: {fast == slow}")
