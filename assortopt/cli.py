@@ -384,8 +384,7 @@ def cmd_approx(a: argparse.Namespace) -> int:
     from .catalogue import read_catalogue
     from .choice.approx import approximation_error
     from .fit.refine import to_markov_chain
-    from .instance import instance_to_dict
-    from .jsonio import write_json_or_stdout
+    from .instance import instance_json_text, save_instance
     from .truth import load_choice_model
 
     cat = read_catalogue(a.catalogue)
@@ -412,7 +411,11 @@ def cmd_approx(a: argparse.Namespace) -> int:
             f"mean {err['mean_abs']:.2e}",
             file=sys.stderr,
         )
-    write_json_or_stdout(a.output, instance_to_dict(inst))
+    if a.output is None or str(a.output) == "-":
+        sys.stdout.write(instance_json_text(inst))
+        sys.stdout.flush()
+    else:
+        save_instance(inst, a.output)  # JSON or .npz by the extension
     return EXIT_OK
 
 

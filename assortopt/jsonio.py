@@ -24,6 +24,8 @@ __all__ = [
     "check_output",
     "default_mode",
     "dumps",
+    "dumps_at",
+    "LONG_LIST",
     "parse_json",
     "read_json",
     "write_atomic",
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 _WIDTH = 100  # a container whose one-line form fits within this width stays on one line
+LONG_LIST = _WIDTH // 3  # a list longer than this never takes one line: one line per item
 
 
 class _BadLiteral(ValueError):
@@ -210,6 +213,14 @@ def _encode(obj: Any, indent: int, out: list[str]) -> None:
             _encode(value, indent + 2, out)
             out.append(",\n" if k + 1 < len(obj) else "\n")
         out.append(" " * indent + "]")
+
+
+def dumps_at(obj: Any, indent: int) -> str:
+    """``obj`` formatted as it appears at ``indent`` inside a `dumps` text (no final newline):
+    lets a writer assemble a large file from parts, some of them formatted by faster means."""
+    out: list[str] = []
+    _encode(obj, indent, out)
+    return "".join(out)
 
 
 def dumps(obj: Any) -> str:

@@ -48,6 +48,8 @@ COLUMNS: tuple[str, ...] = (
     "alpha",
     "margin",
     "seed",
+    "vendors",
+    "vendor_by",
     "instance",
     "lp_bound",
     "lp_products",
@@ -136,6 +138,19 @@ def _make_instance(cell: Cell):
     return generate(cell.family, cell.n, cell.customers, cell.seed, **kw), None
 
 
+def _with_vendors(cell: Cell, inst):
+    """The cell's instance with its products assigned to ``cell.vendors`` vendors (by the
+    cell's rule, seeded by the cell's seed); the instance itself when the cell has none."""
+    if cell.vendors is None:
+        return inst
+    from ..methods.waves import assign_vendors
+
+    cat = inst.metadata.get("category")
+    if cell.vendor_by == "category" and inst.category is None and cat is not None:
+        inst = inst.replace(category=tuple(str(c) for c in cat))  # the generator's labels
+    return assign_vendors(inst, cell.vendors, by=cell.vendor_by or "random", seed=cell.seed)
+
+
 def _base_row(cell: Cell, m: MethodSpec) -> dict[str, Any]:
     return {
         "cell": cell.key,
@@ -146,6 +161,8 @@ def _base_row(cell: Cell, m: MethodSpec) -> dict[str, Any]:
         "alpha": cell.alpha,
         "margin": cell.margin,
         "seed": cell.seed,
+        "vendors": cell.vendors,
+        "vendor_by": cell.vendor_by,
         "method": m.label,
         "method_name": m.name,
         "options": json.dumps(m.options(), sort_keys=True, separators=(",", ":")),
@@ -213,6 +230,7 @@ def run_cell(cell: Cell) -> CellResult:
         from ..models.lp_bound import lp_bound
 
         inst, truth = _make_instance(cell)
+        inst = _with_vendors(cell, inst)
         bound = lp_bound(inst)
         lp = float(bound.value)
     except Exception as e:  # noqa: BLE001

@@ -22,6 +22,10 @@ A configuration has three parts (``benchmarks/README.md`` shows full examples)::
     eval_reps = 1000             # optional: overrides [bench] for this grid's cells
     params = {no_purchase = 0.3} # further generator parameters for every family of the grid
     family_params = {sparse = {k = 8}}  # ... and for one family only
+    vendors = [2, 4, 8]          # optional: products assigned to V vendors in each instance
+    vendor_by = ["category", "random", "rank"]  # ... by category, at random or by demand rank
+                                 # (default ["random"]; `assortopt.methods.waves.assign_vendors`,
+                                 # seeded by the instance seed); one cell per (V, rule)
 
     [[method]]                   # one or more, run in this order in every cell
     name = "mip"                 # a registered method
@@ -79,7 +83,11 @@ _GRID_KEYS = {
     "family_params",
     "name",
     "eval_reps",
+    "vendors",
+    "vendor_by",
 }
+_VENDOR_RULES = ("category", "random", "rank")
+_CATEGORY_FAMILIES = ("cluster",)  # generator families that label products with categories
 _METHOD_KEYS = {
     "name",
     "label",
@@ -147,6 +155,8 @@ class Cell:
     eval_reps: int
     eval_seed: int
     reference: str | None
+    vendors: int | None = None
+    vendor_by: str | None = None
 
     def generator_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of `assortopt.generators.generate` beyond family, N, T and seed."""
@@ -172,6 +182,14 @@ class GridSpec:
     family_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     name: str | None = None
     eval_reps: int | None = None
+    vendors: tuple[int, ...] = ()
+    vendor_by: tuple[str, ...] = ()
+
+    def splits(self) -> list[tuple[int | None, str | None]]:
+        """(V, rule) pairs of the vendor assignment, or [(None, None)] without one."""
+        if not self.vendors:
+            return [(None, None)]
+        return [(v, by) for by in self.vendor_by for v in self.vendors]
 
     def params_for(self, family: str) -> dict[str, Any]:
         """Generator parameters of ``family`` in this grid (shared ones, then its own)."""
@@ -216,7 +234,9 @@ class BenchConfig:
         cells: list[Cell] = []
         seen: set[str] = set()
         for grid in self.grids:
-            for fam, n, t, tail, alpha, margin, seed in grid.instances():
+            for (fam, n, t, tail, alpha, margin, seed), (nv, by) in itertools.product(
+                grid.instances(), grid.splits()
+            ):
                 methods = tuple(m for m in self.methods if m.admits(fam, n, t))
                 if not methods:
                     continue
@@ -235,10 +255,13 @@ class BenchConfig:
                     "eval_seed": self.eval_seed,
                     "reference": self.reference,
                 }
+                if nv is not None:  # cells without vendors keep their keys
+                    ident.update(vendors=nv, vendor_by=by)
                 digest = hashlib.sha1(
                     json.dumps(ident, sort_keys=True, default=str).encode()
                 ).hexdigest()[:10]
-                key = f"{fam}-n{n}-t{t:g}-{tail}{alpha:g}-{margin}-s{seed}-{digest}"
+                split = "" if nv is None else f"-v{nv}{by}"
+                key = f"{fam}-n{n}-t{t:g}-{tail}{alpha:g}-{margin}-s{seed}{split}-{digest}"
                 if key in seen:
                     continue
                 seen.add(key)
@@ -259,6 +282,8 @@ class BenchConfig:
                         eval_reps=reps,
                         eval_seed=self.eval_seed + seed,
                         reference=ref,
+                        vendors=nv,
+                        vendor_by=by,
                     )
                 )
         return cells
@@ -406,6 +431,7 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
         if fam not in fams:
             raise w.error(f"{where}.family_params.{fam}", "not a family of this grid")
         fam_params[fam] = _generator_params(w, f"{where}.family_params.{fam}", table, [fam])
+    vendors, vendor_by = _parse_vendors(w, where, g, fams, ns)
     return GridSpec(
         family=tuple(fams),
         n_products=ns,
@@ -420,7 +446,46 @@ def _parse_grid(w: _Where, i: int, table: Any) -> GridSpec:
         eval_reps=None
         if "eval_reps" not in g
         else _int(w, f"{where}.eval_reps", g["eval_reps"], 2),
+        vendors=vendors,
+        vendor_by=vendor_by,
     )
+
+
+def _parse_vendors(
+    w: _Where, where: str, g: dict[str, Any], fams: list[str], ns: tuple[int, ...]
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """``vendors`` (V >= 1, at most the smallest N) and ``vendor_by`` (needs ``vendors``;
+    ``category`` only for families whose products carry categories)."""
+    if "vendors" not in g:
+        if "vendor_by" in g:
+            raise w.error(f"{where}.vendor_by", "needs vendors (the numbers V of vendors)")
+        return (), ()
+    vs = []
+    for v in _as_list(w, f"{where}.vendors", g["vendors"]):
+        v = _int(w, f"{where}.vendors", v, 1)
+        if v > min(ns):
+            raise w.error(f"{where}.vendors", f"V = {v} exceeds the grid's N = {min(ns)}")
+        if v in vs:
+            raise w.error(f"{where}.vendors", f"V = {v} listed twice")
+        vs.append(v)
+    rules = []
+    for by in _as_list(w, f"{where}.vendor_by", g.get("vendor_by", ["random"])):
+        if by not in _VENDOR_RULES:
+            raise w.error(
+                f"{where}.vendor_by", f"unknown rule {by!r} (choose {', '.join(_VENDOR_RULES)})"
+            )
+        if by in rules:
+            raise w.error(f"{where}.vendor_by", f"{by!r} listed twice")
+        if by == "category":
+            bad = [f for f in fams if f not in _CATEGORY_FAMILIES]
+            if bad:
+                raise w.error(
+                    f"{where}.vendor_by",
+                    f"category needs product categories; family {bad[0]!r} has none "
+                    f"(families with categories: {', '.join(_CATEGORY_FAMILIES)})",
+                )
+        rules.append(by)
+    return tuple(vs), tuple(rules)
 
 
 def _truth_families() -> dict[str, dict[str, Any]]:

@@ -258,31 +258,33 @@ def _committed_quantities(
     seed: int,
     time_limit: float | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """`_quantities` around a commitment: the SAA-LP is built on the kept set with the
-    committed stock columns fixed (`fix_committed`) and solved whole; the newsvendor modes
-    compute the free products' stock as usual (the committed ones are then put in)."""
+    """`_quantities` around a commitment: the SAA-LP on the kept set with the committed stock
+    fixed (`solve_saa_lp`'s ``committed``: the decomposition on a pooled set, as without a
+    commitment); the newsvendor modes compute the free products' stock as usual (the committed
+    ones are then put in)."""
     if mode != "saa-lp":
         return _quantities(
             inst, keep, demand, dataclasses.replace(req, committed=None), mode, seed, time_limit
         )
-    from ..models.committed import fix_committed
-    from ..models.saa_lp import build_saa_lp
+    from ..models.saa_lp import solve_saa_lp
     from ..models.scenario_data import first_choice_counts
 
     counts = first_choice_counts(inst, keep, req.scenarios, seed)
-    # chain="full": products outside the kept set pass customers on (same optimum, sparse)
-    f = fix_committed(build_saa_lp(inst, counts, keep, chain="full"), req.committed)
     o = req.options
-    res = f.solve(
-        SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
-    )
-    info: dict[str, Any] = {"saa_status": res.status, "saa_objective": res.objective}
-    if res.status != OPTIMAL or res.x is None:
+    opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
+    res = solve_saa_lp(inst, counts, keep, opts, committed=req.committed)
+    info: dict[str, Any] = {
+        "saa_termination": res.termination.value,
+        "saa_status": res.status,
+        "saa_objective": res.objective,
+        "saa_s": res.time_s,
+        "saa_method": res.method,
+        "saa_gap": res.extra.get("gap"),
+    }
+    if res.status != OPTIMAL:
         info["saa_fallback"] = "spill"
         return spill_newsvendor(inst, keep, demand)[0].astype(float), info
-    x = np.zeros(inst.n)
-    x[np.asarray(f.info["products"])] = f.var_blocks["stock"].values(res.x)
-    return x, info
+    return np.where(keep, res.stock_frac, 0.0), info
 
 
 def spill_newsvendor(

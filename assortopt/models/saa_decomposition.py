@@ -248,6 +248,7 @@ def benders(
     keep_idle: int = 3,
     exact: ExactScenarios | None = None,
     inexact: float = 0.3,
+    fixed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, BendersStats, str]:
     """Maximise −ucost·q + mean_k V_k(q) (the SAA-LP on ``chain``) to relative gap ``tol``.
 
@@ -273,6 +274,10 @@ def benders(
     exact
         Exact solver of the unique scenarios of `merge_scenarios` (default: `LocalScenarios`;
         `assortopt.mpi` passes one that spreads them over the ranks).
+    fixed
+        Optional (m,) stock fixed per node (NaN = free): committed units. A fixed node's column
+        has lower = upper = its units, above q_max too (those units cost, never sell), so the
+        objective is the monolithic SAA-LP's with the stock columns fixed (`fix_committed`).
 
     Scenarios whose mat-vec certificate fails are solved exactly only as far as the evaluation
     needs: the largest slacks D_k − G_k first, until the weighted slack left is at most
@@ -298,6 +303,11 @@ def benders(
     st.scenarios_unique = k_count
     flow = no_sale_flow(chain, uniq)
     qmax = np.maximum(flow.max(axis=0), 0.0) * (rev > 0)
+    qlo = np.zeros(m)
+    is_fixed = np.zeros(m, bool) if fixed is None else np.isfinite(fixed)
+    if fixed is not None:
+        qlo = np.where(is_fixed, fixed, 0.0)
+        qmax = np.where(is_fixed, fixed, qmax)
     subs = exact if exact is not None else LocalScenarios(chain, rev, uniq, sub_opts)
     dense = chain.toarray() if m <= 4000 and chain.nnz > 0.05 * m * m else sp.csr_array(chain)
     if start is None:
@@ -312,9 +322,11 @@ def benders(
             if m
             else np.zeros(0)
         )
-    q_hat = np.clip(np.asarray(start, dtype=np.float64), 0.0, qmax)
-    if budget is not None and buy_cost @ q_hat > budget:
-        q_hat *= budget / max(buy_cost @ q_hat, 1e-300)
+    q_hat = np.clip(np.asarray(start, dtype=np.float64), qlo, qmax)
+    if budget is not None and buy_cost @ q_hat > budget:  # scale the free stock into the budget
+        free_spend = buy_cost @ np.where(is_fixed, 0.0, q_hat)
+        room = max(budget - buy_cost @ qlo, 0.0)
+        q_hat = np.where(is_fixed, q_hat, q_hat * room / max(free_spend, 1e-300))
 
     # master: columns q (m), θ (K); rows = cuts (+ budget)
     nb = 1 if budget is not None else 0
@@ -327,7 +339,7 @@ def benders(
             A=a0,
             row_lo=np.full(nb, -np.inf),
             row_hi=np.full(nb, float(budget) if budget is not None else 0.0),
-            col_lo=np.concatenate([np.zeros(m), np.full(k_count, -np.inf)]),
+            col_lo=np.concatenate([qlo, np.full(k_count, -np.inf)]),
             col_hi=np.concatenate([qmax, np.full(k_count, np.inf)]),
         ),
         sub_opts,
@@ -374,9 +386,9 @@ def benders(
     def solve_master(delta: float | None) -> tuple[np.ndarray, float]:
         ts = time.perf_counter()
         if delta is None:
-            lo, hi = np.zeros(m), qmax
+            lo, hi = qlo, qmax
         else:
-            lo, hi = np.maximum(q_hat - delta, 0.0), np.minimum(q_hat + delta, qmax)
+            lo, hi = np.maximum(q_hat - delta, qlo), np.minimum(q_hat + delta, qmax)
         master.changeColsBounds(m, np.arange(m, dtype=np.int32), lo, hi)
         master.run()
         if master.getModelStatus() != ok:  # numerical trouble: once more from scratch
@@ -397,7 +409,7 @@ def benders(
                 master.deleteRows(len(old), (old + nb).astype(np.int32))
                 ages = np.delete(ages, old)
             idle[:] = ages.tolist()
-        return np.clip(x[:m], 0.0, qmax), obj
+        return np.clip(x[:m], qlo, qmax), obj
 
     def tight(f: float) -> float:
         return 0.25 * tol * max(1.0, abs(f))
@@ -412,7 +424,7 @@ def benders(
     status = Termination.ITERATION_LIMIT
     try:
         for p in probes:  # extra cuts around the start: slopes on both sides of its kinks
-            evaluate(np.clip(q_hat + p, 0.0, qmax), np.inf)
+            evaluate(np.clip(q_hat + p, qlo, qmax), np.inf)
     except _OutOfTime:
         probes, max_iter, status = (), 0, Termination.TIME_LIMIT
     scale = max(1.0, float(np.abs(qmax).max()) if m else 1.0)

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..choice.mc import drop_self_loops
+from ..exceptions import OptionError
 from ..instance import Instance
 from ..solver import SolverOptions, highs_from_lp, time_left
 from ..solver.highs import run
@@ -280,6 +281,7 @@ def solve_saa_lp(
     tol: float = 1e-4,
     exact: Any = None,
     max_iter: int = 500,
+    committed: np.ndarray | None = None,
 ) -> SAALPResult:
     """Solve the SAA-LP exactly; fast at catalogue scale.
 
@@ -305,8 +307,14 @@ def solve_saa_lp(
         ``"decomposition"`` only: the `~assortopt.models.saa_decomposition.ExactScenarios` that
         solves scenario LPs (default in process; `assortopt.mpi` spreads them over ranks) and
         the iteration limit.
+    committed
+        Optional commitment (length N, ``-1`` free, ``u >= 0`` units; `assortopt.commitment`):
+        committed products of S have their stock fixed at their units, in the decomposition as
+        in the monolithic LP (`fix_committed`); the same optimum either way (models/saa_lp.md).
+        Not with ``"generation"``.
 
-    Raises ``ValueError`` for malformed counts or an unknown method.
+    Raises ``ValueError`` for malformed counts, an unknown method, a commitment with
+    ``"generation"``; `OptionError` for a product committed at units > 0 outside S.
     """
     t0 = time.perf_counter()
     options = options or SolverOptions()
@@ -324,10 +332,24 @@ def solve_saa_lp(
         # on a pooled set (S*, or a subset); over all of N it falls back to slow exact scenario
         # solves, so the whole catalogue goes to the monolithic solve (models/saa_lp.md)
         method = "decomposition" if len(pos) < inst.n else "monolithic"
+    fixed = None
+    if committed is not None:
+        committed = np.asarray(committed, dtype=np.int64)
+        outside = np.ones(inst.n, bool)
+        outside[pos] = False
+        if np.any(outside & (committed > 0)):
+            i = int(np.flatnonzero(outside & (committed > 0))[0])
+            raise OptionError(f"SAA-LP: committed product at position {i} is not in S")
+        c_s = committed[pos]
+        fixed = np.where(c_s >= 0, c_s, np.nan).astype(np.float64)
     if method == "decomposition":
-        return _decomposition(inst, d, pos, options, tol, t0, exact, max_iter)
+        return _decomposition(inst, d, pos, options, tol, t0, exact, max_iter, fixed)
     if method == "monolithic":
         f = build_saa_lp(inst, d, offered_mask, chain="full")
+        if committed is not None:
+            from .committed import fix_committed
+
+            fix_committed(f, committed)
         h, term, msg = _run(f.lp, time_left(options, t0))  # the build counts too
         x = np.asarray(h.getSolution().col_value)
         q = np.zeros(inst.n)
@@ -347,6 +369,8 @@ def solve_saa_lp(
         )
     if method != "generation":
         raise ValueError(f"unknown SAA-LP method {method!r}")
+    if committed is not None:
+        raise ValueError("SAA-LP generation does not take a commitment")
     return _generation(inst, d, pos, options, initial, t0)
 
 
@@ -372,6 +396,7 @@ def _decomposition(
     t0: float,
     exact: Any = None,
     max_iter: int = 500,
+    fixed: np.ndarray | None = None,
 ) -> SAALPResult:
     from .saa_decomposition import benders
 
@@ -400,6 +425,7 @@ def _decomposition(
         deadline=deadline,
         exact=exact,
         max_iter=max_iter,
+        fixed=fixed,
     )
     stock = np.zeros(inst.n)
     stock[pos] = q
