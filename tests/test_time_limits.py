@@ -311,3 +311,60 @@ def test_heuristic_keeps_its_fallback_plan_when_the_saa_lp_is_cut() -> None:
     assert cut.plan.termination is Termination.TIME_LIMIT
     assert "spill stock instead" in cut.plan.message
     assert cut.stock.sum() > 0 and np.isfinite(cut.plan.objective)
+
+
+# ----------------------------------------------------------------------------- monolithic SAA-LP
+def test_monolithic_saa_lp_too_large_for_the_time_left_is_refused_before_building(
+    monkeypatch,
+) -> None:
+    """Building and loading the monolithic SAA-LP cannot be interrupted: a probe build of one
+    scenario prices it, and with less time left than that the solve ends at once with error /
+    time_limit and no stock; the same LP with time to spare is solved to optimality."""
+    from assortopt.models import saa_lp
+
+    inst, d = _sparse_case()
+    built: list[int] = []
+    real = saa_lp.build_saa_lp
+
+    def counting(inst_, counts, *a, **k):
+        built.append(counts.shape[0])
+        return real(inst_, counts, *a, **k)
+
+    monkeypatch.setattr(saa_lp, "build_saa_lp", counting)
+    tiny = SolverOptions(time_limit=1e-7)
+    res = saa_lp.solve_saa_lp(inst, d, method="monolithic", options=tiny)
+    assert res.status == ERROR and res.termination is Termination.TIME_LIMIT
+    assert "would take about" in res.message and not res.stock_frac.any()
+    assert built == [1]  # only the one-scenario probe was built
+    roomy = SolverOptions(time_limit=60.0)
+    ok = saa_lp.solve_saa_lp(inst, d, method="monolithic", options=roomy)
+    assert ok.status == "optimal" and ok.termination is Termination.OPTIMAL
+
+
+def test_an_interrupt_at_the_deadline_is_a_time_limit_for_every_caller() -> None:
+    """`run` stops HiGHS by its interrupt callback once the deadline passes; `outcome` (used by
+    `solve_lp` and the SAA-LP alike) reports that as time_limit, a user's interrupt as
+    interrupted."""
+    import highspy
+
+    from assortopt.solver.highs import outcome
+
+    class Stopped:
+        def __init__(self, at_deadline: bool) -> None:
+            self.assortopt_deadline_hit = at_deadline
+
+        def getModelStatus(self):
+            return highspy.HighsModelStatus.kInterrupt
+
+        def modelStatusToString(self, ms):
+            return "Interrupted by user"
+
+        def getInfo(self):
+            class Info:
+                primal_solution_status = 0
+
+            return Info()
+
+    status, term, msg = outcome(Stopped(True))
+    assert status == ERROR and term is Termination.TIME_LIMIT and "time limit" in msg
+    assert outcome(Stopped(False))[1] is Termination.INTERRUPTED

@@ -345,17 +345,24 @@ def _write_model(h: Any, path: str) -> None:
     h.writeModel(path)
 
 
-def _collect(
-    h: Any, lp: LinearProgram, t0: float, path: str, start: np.ndarray | None = None
-) -> SolveResult:
+def outcome(h: Any) -> tuple[str, Termination, str]:
+    """(status, termination, message) of a finished `run`: `from_highs` on HiGHS's model status,
+    with an interrupt that `run` raised at the deadline reported as the time limit it is."""
     ms = h.getModelStatus()
-    info = h.getInfo()
     name = h.modelStatusToString(ms)
-    has_primal = info.primal_solution_status == 2
-    status, termination, msg = from_highs(ms, has_primal, name)
+    status, termination, msg = from_highs(ms, h.getInfo().primal_solution_status == 2, name)
     if termination is Termination.INTERRUPTED and getattr(h, "assortopt_deadline_hit", False):
         termination = Termination.TIME_LIMIT
         msg = msg.replace(name, "time limit reached")
+    return status, termination, msg
+
+
+def _collect(
+    h: Any, lp: LinearProgram, t0: float, path: str, start: np.ndarray | None = None
+) -> SolveResult:
+    info = h.getInfo()
+    has_primal = info.primal_solution_status == 2
+    status, termination, msg = outcome(h)
     x = np.asarray(h.getSolution().col_value, dtype=np.float64) if has_primal else None
     obj = float(info.objective_function_value) if has_primal else None
     bound: float | None = None
@@ -378,7 +385,7 @@ def _collect(
         message=msg,
         nodes=int(info.mip_node_count) if lp.is_mip else None,
         iterations=int(info.simplex_iteration_count),
-        engine_status=name,
+        engine_status=h.modelStatusToString(h.getModelStatus()),
     )
     if start is not None and lp.is_mip:
         _keep_start_if_better(res, lp, start)
