@@ -313,6 +313,63 @@ def _scratch(n, sc_off):  # pragma: no cover - numba
 
 
 @njit(cache=True)
+def _move_delta(  # pragma: no cover - numba
+    j,
+    newq,
+    offsets,
+    items,
+    sc_off,
+    stock,
+    gain,
+    purch,
+    ppos,
+    pair_ptr,
+    pair_k,
+    seg,
+    buy_cnt,
+    buy_c,
+    miss_cnt,
+    miss_c,
+    diff,
+    act,
+    act_t,
+    out_c,
+    out_p,
+    out_pos,
+):
+    """Revenue change of the move j → newq summed over all seasons (scratch given)."""
+    d = 0.0
+    for k in range(sc_off.shape[0] - 1):
+        dk, _ = season_delta(
+            k,
+            j,
+            newq,
+            offsets,
+            items,
+            sc_off,
+            stock,
+            gain,
+            purch,
+            ppos,
+            pair_ptr,
+            pair_k,
+            seg,
+            buy_cnt,
+            buy_c,
+            miss_cnt,
+            miss_c,
+            diff,
+            act,
+            act_t,
+            out_c,
+            out_p,
+            out_pos,
+        )
+        d += dk
+    return d
+
+
+@njit(cache=True)
 def move_deltas(  # pragma: no cover - numba
     mj,
     mq,
@@ -335,34 +392,30 @@ def move_deltas(  # pragma: no cover - numba
     diff, act, act_t, out_c, out_p, out_pos = _scratch(stock.shape[0], sc_off)
     out = np.zeros(mj.shape[0])
     for m in range(mj.shape[0]):
-        d = 0.0
-        for k in range(sc_off.shape[0] - 1):
-            dk, _ = season_delta(
-                k,
-                mj[m],
-                mq[m],
-                offsets,
-                items,
-                sc_off,
-                stock,
-                gain,
-                purch,
-                ppos,
-                pair_ptr,
-                pair_k,
-                seg,
-                buy_cnt,
-                buy_c,
-                miss_cnt,
-                miss_c,
-                diff,
-                act,
-                act_t,
-                out_c,
-                out_p,
-                out_pos,
-            )
-            d += dk
+        d = _move_delta(
+            mj[m],
+            mq[m],
+            offsets,
+            items,
+            sc_off,
+            stock,
+            gain,
+            purch,
+            ppos,
+            pair_ptr,
+            pair_k,
+            seg,
+            buy_cnt,
+            buy_c,
+            miss_cnt,
+            miss_c,
+            diff,
+            act,
+            act_t,
+            out_c,
+            out_p,
+            out_pos,
+        )
         out[m] = d
     return out
 
@@ -397,34 +450,30 @@ def move_deltas_parallel(  # pragma: no cover - numba
     for ci in prange(nchunk):
         diff, act, act_t, out_c, out_p, out_pos = _scratch(stock.shape[0], sc_off)
         for m in range(ci, nm, nchunk):
-            d = 0.0
-            for k in range(sc_off.shape[0] - 1):
-                dk, _ = season_delta(
-                    k,
-                    mj[m],
-                    mq[m],
-                    offsets,
-                    items,
-                    sc_off,
-                    stock,
-                    gain,
-                    purch,
-                    ppos,
-                    pair_ptr,
-                    pair_k,
-                    seg,
-                    buy_cnt,
-                    buy_c,
-                    miss_cnt,
-                    miss_c,
-                    diff,
-                    act,
-                    act_t,
-                    out_c,
-                    out_p,
-                    out_pos,
-                )
-                d += dk
+            d = _move_delta(
+                mj[m],
+                mq[m],
+                offsets,
+                items,
+                sc_off,
+                stock,
+                gain,
+                purch,
+                ppos,
+                pair_ptr,
+                pair_k,
+                seg,
+                buy_cnt,
+                buy_c,
+                miss_cnt,
+                miss_c,
+                diff,
+                act,
+                act_t,
+                out_c,
+                out_p,
+                out_pos,
+            )
             out[m] = d
     return out
 
