@@ -368,3 +368,35 @@ def test_an_interrupt_at_the_deadline_is_a_time_limit_for_every_caller() -> None
     status, term, msg = outcome(Stopped(True))
     assert status == ERROR and term is Termination.TIME_LIMIT and "time limit" in msg
     assert outcome(Stopped(False))[1] is Termination.INTERRUPTED
+
+
+def test_monolithic_saa_lp_skips_a_presolve_that_would_outlast_the_limit(monkeypatch) -> None:
+    """HiGHS's presolve of a huge SAA-LP cannot be interrupted: when its price (a multiple of
+    the build time) exceeds the time left, HiGHS runs without it, and reaches the same optimum;
+    a caller's own presolve setting and runs without a limit are left alone."""
+    from assortopt.models import saa_lp
+
+    inst, d = _sparse_case()
+    seen: list[dict] = []
+    real = saa_lp._run
+
+    def spy(lp, options):
+        seen.append(dict(options.highs))
+        return real(lp, options)
+
+    monkeypatch.setattr(saa_lp, "_run", spy)
+    with_presolve = saa_lp.solve_saa_lp(inst, d, method="monolithic")
+    monkeypatch.setattr(saa_lp, "PRESOLVE_FACTOR", 1e12)
+    without = saa_lp.solve_saa_lp(
+        inst, d, method="monolithic", options=SolverOptions(time_limit=60.0)
+    )
+    own = saa_lp.solve_saa_lp(
+        inst,
+        d,
+        method="monolithic",
+        options=SolverOptions(time_limit=60.0, highs={"presolve": "on"}),
+    )
+    assert seen == [{}, {"presolve": "off"}, {"presolve": "on"}]
+    assert "presolve" in without.extra and "presolve" not in own.extra
+    assert without.status == with_presolve.status == "optimal"
+    assert without.objective == pytest.approx(with_presolve.objective, rel=1e-7)
