@@ -22,7 +22,6 @@ Every choice is a ``params`` option (see `heuristic`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,12 +214,27 @@ def _quantities(
     seed: int,
     time_limit: float | None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Fractional stock on the kept set: the SAA-LP (``"saa-lp"``) or the pooled newsvendor."""
+    """Fractional stock on the kept set: the SAA-LP (``"saa-lp"``) or the pooled newsvendor.
+
+    Under a commitment the SAA-LP holds the committed stock fixed (`solve_saa_lp`'s
+    ``committed``: the decomposition on a pooled set, as without one); every mode's result then
+    carries the committed units exactly."""
+    x, info = _free_quantities(inst, keep, demand, req, mode, seed, time_limit)
+    if req.committed is None:
+        return x, info
+    return np.where(req.committed >= 0, req.committed, x), info
+
+
+def _free_quantities(
+    inst: Instance,
+    keep: np.ndarray,
+    demand: PooledDemand,
+    req: PlanRequest,
+    mode: str,
+    seed: int,
+    time_limit: float | None,
+) -> tuple[np.ndarray, dict[str, Any]]:
     info: dict[str, Any] = {}
-    if req.committed is not None:
-        x, info = _committed_quantities(inst, keep, demand, req, mode, seed, time_limit)
-        fixed = req.committed >= 0
-        return np.where(fixed, req.committed, x), info
     if mode == "newsvendor":
         return newsvendor_plan(inst, demand, keep, constraints=False).astype(float), info
     if mode == "spill":
@@ -233,7 +247,7 @@ def _quantities(
     counts = first_choice_counts(inst, keep, req.scenarios, seed)
     o = req.options
     opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
-    res = solve_saa_lp(inst, counts, keep, opts)
+    res = solve_saa_lp(inst, counts, keep, opts, committed=req.committed)
     info.update(
         saa_termination=res.termination.value,
         saa_status=res.status,
@@ -244,44 +258,6 @@ def _quantities(
     )
     if res.status != OPTIMAL:
         # no usable LP optimum (e.g. its time limit): fall back to the spill newsvendor
-        info["saa_fallback"] = "spill"
-        return spill_newsvendor(inst, keep, demand)[0].astype(float), info
-    return np.where(keep, res.stock_frac, 0.0), info
-
-
-def _committed_quantities(
-    inst: Instance,
-    keep: np.ndarray,
-    demand: PooledDemand,
-    req: PlanRequest,
-    mode: str,
-    seed: int,
-    time_limit: float | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """`_quantities` around a commitment: the SAA-LP on the kept set with the committed stock
-    fixed (`solve_saa_lp`'s ``committed``: the decomposition on a pooled set, as without a
-    commitment); the newsvendor modes compute the free products' stock as usual (the committed
-    ones are then put in)."""
-    if mode != "saa-lp":
-        return _quantities(
-            inst, keep, demand, dataclasses.replace(req, committed=None), mode, seed, time_limit
-        )
-    from ..models.saa_lp import solve_saa_lp
-    from ..models.scenario_data import first_choice_counts
-
-    counts = first_choice_counts(inst, keep, req.scenarios, seed)
-    o = req.options
-    opts = SolverOptions(time_limit=time_limit, threads=o.threads, verbose=o.verbose, highs=o.highs)
-    res = solve_saa_lp(inst, counts, keep, opts, committed=req.committed)
-    info: dict[str, Any] = {
-        "saa_termination": res.termination.value,
-        "saa_status": res.status,
-        "saa_objective": res.objective,
-        "saa_s": res.time_s,
-        "saa_method": res.method,
-        "saa_gap": res.extra.get("gap"),
-    }
-    if res.status != OPTIMAL:
         info["saa_fallback"] = "spill"
         return spill_newsvendor(inst, keep, demand)[0].astype(float), info
     return np.where(keep, res.stock_frac, 0.0), info
