@@ -119,6 +119,11 @@ class Instance:
         return np.maximum(0.0, 1.0 - np.asarray(self.transitions.sum(axis=1)).ravel())
 
     @cached_property
+    def transitions_t(self) -> sp.csr_array:
+        """ρᵀ as CSR, built once: the purchase-probability solves work on ρᵀ's blocks."""
+        return sp.csr_array(self.transitions.T)
+
+    @cached_property
     def index(self) -> dict[str, int]:
         """Product id → position."""
         return {pid: i for i, pid in enumerate(self.ids)}

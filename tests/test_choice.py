@@ -198,6 +198,45 @@ def test_iterative_path_matches_direct(monkeypatch):
     np.testing.assert_allclose(c_it.toarray(), c_dir.toarray(), atol=1e-10)
 
 
+def test_warm_start_and_transposed_chain_give_the_same_answer(monkeypatch):
+    """A visits guess (a nearby set's ``P + R``, or noise) and a precomputed ρᵀ only change
+    where the iterative solve starts: the same P, R, P0 as the direct LU solve."""
+    inst = random_chain(300, 7, k=6, exit_lo=1e-3, exit_hi=0.05)
+    rng = np.random.default_rng(3)
+    big = rng.random(300) < 0.5
+    small = big & (rng.random(300) < 0.6)
+    p_dir, r_dir, z_dir = choice_details(inst, small)  # 300 ≤ DIRECT_MAX: sparse LU
+    monkeypatch.setattr(mc, "DIRECT_MAX", 10)
+
+    def no_fallback(m):  # the LU fallback would hide a wrong start
+        raise AssertionError("BiCGSTAB fell back to the LU")
+
+    monkeypatch.setattr(mc, "_lu", no_fallback)
+    p_big, r_big, _ = choice_details(inst, big)
+    for guess in (p_big + r_big, rng.random(300) * 5, None):
+        for transposed in (inst.transitions_t, None):
+            p, r, z = chain_probabilities(
+                inst.arrival, inst.transitions, small, guess=guess, transposed=transposed
+            )
+            np.testing.assert_allclose(p, p_dir, atol=1e-11)
+            np.testing.assert_allclose(r, r_dir, rtol=1e-8, atol=1e-12)
+            assert z == pytest.approx(z_dir, abs=1e-11)
+
+
+def test_csr_block_is_scipy_indexing():
+    """`_csr_block` (the chain solves' block extraction) equals scipy's ``a[rows][:, cols]``,
+    empty selections and columns in any order included."""
+    rng = np.random.default_rng(0)
+    for n, dens in itertools.product([1, 7, 60], [0.0, 0.1, 0.6]):
+        a = sp.random_array((n, n + 3), density=dens, rng=rng, format="csr")
+        for _ in range(10):
+            rows = np.flatnonzero(rng.random(n) < 0.6)
+            cols = rng.permutation(n + 3)[: rng.integers(0, n + 4)]
+            got = mc._csr_block(a, rows, cols)
+            assert got.shape == (len(rows), len(cols))
+            np.testing.assert_array_equal(got.toarray(), a[rows][:, cols].toarray())
+
+
 # ----------------------------------------------------------------------------- reduced chain
 @pytest.mark.parametrize("seed", range(5))
 def test_reduced_chain_reproduces_every_subset(seed):

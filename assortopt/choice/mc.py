@@ -98,9 +98,33 @@ def _as_chain(rho: Any) -> sp.csr_array | np.ndarray:
 
 
 def _sub(rho: sp.csr_array | np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Any:
+    """``rho[rows][:, cols]`` (rows, cols: unique positions)."""
     if isinstance(rho, np.ndarray):
         return rho[np.ix_(rows, cols)]
-    return rho[rows][:, cols]
+    return _csr_block(sp.csr_array(rho), np.asarray(rows), np.asarray(cols))
+
+
+def _csr_block(a: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_array:
+    """The block ``a[rows][:, cols]`` in a few passes over the selected rows' entries.
+
+    scipy's column indexing costs far more than a pass over the entries at 10^6 columns (a
+    10^6-product re-pooling step spent most of its time in it); this one gathers the rows'
+    entries, maps their columns through a position table and keeps those that map.
+    """
+    indptr, indices = a.indptr, a.indices
+    starts = indptr[rows]
+    lens = indptr[rows + 1] - starts
+    total = int(lens.sum())
+    first = np.cumsum(lens) - lens  # where each selected row starts in the gathered entries
+    pos = np.repeat(starts - first, lens) + np.arange(total, dtype=starts.dtype)
+    colmap = np.full(a.shape[1], -1, dtype=np.int64)
+    colmap[cols] = np.arange(len(cols))
+    new_cols = colmap[indices[pos]]
+    keep = new_cols >= 0
+    counts = np.bincount(np.repeat(np.arange(len(rows)), lens)[keep], minlength=len(rows))
+    new_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(counts, out=new_ptr[1:])
+    return sp.csr_array((a.data[pos[keep]], new_cols[keep], new_ptr), shape=(len(rows), len(cols)))
 
 
 def _row_sums(rho: sp.csr_array | np.ndarray) -> np.ndarray:
@@ -135,17 +159,21 @@ def _lu(m: Any) -> Any:
     return spla.splu(sp.csc_matrix(m), permc_spec="MMD_AT_PLUS_A")
 
 
-def _bicgstab_block(a: sp.csr_array, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """BiCGSTAB on every column of ``b`` at once; returns (X, ok) with ok = converged columns."""
+def _bicgstab_block(
+    a: sp.csr_array, b: np.ndarray, x0: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """BiCGSTAB on every column of ``b`` at once, from ``x0`` (default 0); returns (X, ok) with
+    ok = converged columns."""
     n, k = b.shape
-    x = np.zeros((n, k))
+    x = np.zeros((n, k)) if x0 is None else np.array(x0, dtype=np.float64).reshape(n, k)
     bnorm = np.linalg.norm(b, axis=0)
     ok = bnorm == 0
+    x[:, ok] = 0.0
     act = np.flatnonzero(~ok)
     if len(act) == 0:
         return x, ok
     xa = x[:, act]
-    r = b[:, act].copy()
+    r = b[:, act] - a @ xa if x0 is not None else b[:, act].copy()
     # a dense shadow residual: with rhat = r0 a sparse right-hand side breaks BiCGSTAB down
     rhat = np.random.default_rng(12345).standard_normal(r.shape) + r / bnorm[act]
     tol = _RTOL * bnorm[act]
@@ -193,8 +221,12 @@ def _bicgstab_block(a: sp.csr_array, b: np.ndarray) -> tuple[np.ndarray, np.ndar
     return x, ok
 
 
-def _solve(m: Any, b: np.ndarray) -> np.ndarray:
-    """Solve ``m X = b`` (m = I − ρ-block, nonsingular M-matrix), one or many right-hand sides."""
+def _solve(m: Any, b: np.ndarray, x0: np.ndarray | None = None) -> np.ndarray:
+    """Solve ``m X = b`` (m = I − ρ-block, nonsingular M-matrix), one or many right-hand sides.
+
+    ``x0`` (the shape of ``b``) is a starting guess for the iterative solve (ignored by the
+    direct ones): the same tolerance is met in fewer products when it is close.
+    """
     one = b.ndim == 1
     if b.size == 0:
         return np.zeros(b.shape)
@@ -208,8 +240,10 @@ def _solve(m: Any, b: np.ndarray) -> np.ndarray:
         a = sp.csr_array(m)
         x = np.empty_like(bb)
         failed: list[int] = []
+        g = None if x0 is None else np.asarray(x0, dtype=np.float64).reshape(bb.shape)
         for c0 in range(0, bb.shape[1], _BLOCK):
-            xs, ok = _bicgstab_block(a, bb[:, c0 : c0 + _BLOCK])
+            guess = None if g is None else g[:, c0 : c0 + _BLOCK]
+            xs, ok = _bicgstab_block(a, bb[:, c0 : c0 + _BLOCK], guess)
             x[:, c0 : c0 + _BLOCK] = xs
             failed.extend((c0 + np.flatnonzero(~ok)).tolist())
         if failed:
@@ -226,7 +260,12 @@ def _identity_minus(block: Any) -> Any:
 
 # ----------------------------------------------------------------------------- probabilities
 def chain_probabilities(
-    arrival: np.ndarray, transitions: Any, offered: np.ndarray
+    arrival: np.ndarray,
+    transitions: Any,
+    offered: np.ndarray,
+    *,
+    guess: np.ndarray | None = None,
+    transposed: sp.csr_array | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Purchase probabilities for a chain given as arrays.
 
@@ -238,6 +277,13 @@ def chain_probabilities(
         ρ, N×N (scipy sparse or dense ndarray); row deficits are exit probabilities.
     offered
         Bool mask of the offer set S.
+
+    guess
+        Optional (N,) guess of the visits R (e.g. those of a nearby offer set), a starting
+        point for the iterative solve; the answer meets the same tolerance without it.
+    transposed
+        Optional ρᵀ as CSR (`Instance.transitions_t`), so that many calls on one chain do not
+        each transpose it.
 
     Returns ``(P, R, P0)``: P (N,) purchase probabilities (0 off S); R (N,) expected visits to
     each unoffered product (0 on S, ``inf`` where a walk is trapped forever); P0 the
@@ -257,17 +303,24 @@ def chain_probabilities(
     s_idx = np.flatnonzero(mask)
     P = np.zeros(n)
     R = np.zeros(n)
-    m = _identity_minus(_sub(rho, a_idx, a_idx))
-    r_a = _solve(m.T if isinstance(m, np.ndarray) else sp.csr_array(m.T), lam[a_idx])
-    r_a = np.maximum(r_a, 0.0)
+    if isinstance(rho, np.ndarray):
+        rho_t: Any = rho.T
+    else:
+        rho_t = sp.csr_array(rho.T) if transposed is None else transposed
+    x0 = None
+    if guess is not None:
+        x0 = np.asarray(guess, dtype=np.float64)[a_idx]
+        x0 = np.where(np.isfinite(x0), x0, 0.0)
+    r_a = np.maximum(_solve(_identity_minus(_sub(rho_t, a_idx, a_idx)), lam[a_idx], x0), 0.0)
     R[a_idx] = r_a
+    inflow_all = rho_t @ R  # Σ_i ρ_ij R_i for every j (R is 0 outside the solved block)
     if len(s_idx):
-        P[s_idx] = lam[s_idx] + _sub(rho, a_idx, s_idx).T @ r_a
+        P[s_idx] = lam[s_idx] + inflow_all[s_idx]
     p0 = lam0 + float(exit_prob[a_idx] @ r_a)
     trap = bar & ~good
     if trap.any():
         t_idx = np.flatnonzero(trap)
-        inflow = lam[t_idx] + _sub(rho, a_idx, t_idx).T @ r_a
+        inflow = lam[t_idx] + inflow_all[t_idx]
         p0 += float(inflow.sum())
         # every trapped product reachable from one with inflow is visited infinitely often
         g = sp.csr_array(_sub(rho, t_idx, t_idx))
@@ -286,10 +339,18 @@ def chain_probabilities(
     return P, R, p0
 
 
-def choice_details(inst: Instance, offered: Any) -> tuple[np.ndarray, np.ndarray, float]:
+def choice_details(
+    inst: Instance, offered: Any, guess: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
     """``(P, R, P0)`` for offer set ``offered`` (mask, ids or positions); see
-    `chain_probabilities`."""
-    return chain_probabilities(inst.arrival, inst.transitions, offered_mask(inst, offered))
+    `chain_probabilities` (``guess``: visits of a nearby offer set, a warm start)."""
+    return chain_probabilities(
+        inst.arrival,
+        inst.transitions,
+        offered_mask(inst, offered),
+        guess=guess,
+        transposed=inst.transitions_t if inst.n > DENSE_MAX else None,
+    )
 
 
 def choice_probabilities(inst: Instance, offered: Any) -> np.ndarray:

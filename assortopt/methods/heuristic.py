@@ -69,13 +69,25 @@ PARAMS = {
 
 def pooled_probabilities(inst: Instance, mask: np.ndarray) -> np.ndarray:
     """P_{j,S}: probability that a customer's walk reaches j first among S (0 outside S)."""
-    from ..choice.mc import choice_probabilities
+    return _pooled(inst, mask)[0]
+
+
+def _pooled(
+    inst: Instance, mask: np.ndarray, guess: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(P_{·,S}, P + R)``: the pooled probabilities and a warm start for a smaller set.
+
+    When S loses products, a dropped product's visits are about its old purchase probability
+    and the others' visits about their old ones, so ``P + R`` starts the next solve close.
+    """
+    from ..choice.mc import choice_details
 
     mask = np.asarray(mask, dtype=bool)
     if not mask.any():
-        return np.zeros(inst.n)
-    p = np.asarray(choice_probabilities(inst, mask), dtype=np.float64)
-    return np.where(mask, p, 0.0)
+        return np.zeros(inst.n), np.zeros(inst.n)
+    p, r, _ = choice_details(inst, mask, guess=guess)
+    p = np.where(mask, np.asarray(p, dtype=np.float64), 0.0)
+    return p, p + np.where(np.isfinite(r), r, 0.0)
 
 
 @dataclass
@@ -142,13 +154,18 @@ def prune_tail(
     cap = inst.max_products
     it = dropped_tail = dropped_cap = 0
     history = [int(keep.sum())]
-    demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
+    pooled, guess = _pooled(inst, keep)
+    demand = PooledDemand.of(inst, pooled)
     while it < max_iter:
         if deadline is not None and time.perf_counter() > deadline:
             break
         it += 1
-        q = np.where(keep, demand.quantile(ratio), 0)
-        value = np.where(keep, newsvendor_value(inst, demand, q), 0.0)
+        at = np.flatnonzero(keep)  # the set shrinks far below N: price only what is kept
+        kept = demand.take(at)
+        q = np.zeros(inst.n, np.int64)
+        q[at] = kept.quantile(ratio[at])
+        value = np.zeros(inst.n)
+        value[at] = newsvendor_value(inst, kept, q[at], at)
         drop = np.zeros(inst.n, bool)
         if mode == "repool":
             cand = np.flatnonzero(keep & ~fixed & ((q == 0) | (value <= 0)))
@@ -168,7 +185,8 @@ def prune_tail(
             break
         keep &= ~drop
         history.append(int(keep.sum()))
-        demand = PooledDemand.of(inst, pooled_probabilities(inst, keep))
+        pooled, guess = _pooled(inst, keep, guess)
+        demand = PooledDemand.of(inst, pooled)
     return Pruning(keep, demand, it, dropped_tail, dropped_cap, history)
 
 

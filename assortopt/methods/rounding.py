@@ -47,6 +47,10 @@ class PooledDemand:
         t = int(round(inst.customers_mean))
         return PooledDemand(t * probs, t)
 
+    def take(self, idx: np.ndarray) -> PooledDemand:
+        """The demand of the products at positions ``idx`` only."""
+        return PooledDemand(self.mean[idx], self.trials)
+
     def _p(self) -> np.ndarray:
         assert self.trials is not None
         return np.clip(self.mean / max(self.trials, 1), 0.0, 1.0)
@@ -90,13 +94,19 @@ def critical_ratio(inst: Instance) -> np.ndarray:
     return np.clip((inst.price - inst.cost) / (inst.price - inst.salvage), 0.0, 1.0)
 
 
-def newsvendor_value(inst: Instance, demand: PooledDemand, q: np.ndarray) -> np.ndarray:
-    """Expected newsvendor profit per product: (r − v) E min(D, q) − (c − v) q − f·[q > 0]."""
+def newsvendor_value(
+    inst: Instance, demand: PooledDemand, q: np.ndarray, at: np.ndarray | None = None
+) -> np.ndarray:
+    """Expected newsvendor profit per product: (r − v) E min(D, q) − (c − v) q − f·[q > 0].
+
+    ``at``: positions the (taken, `PooledDemand.take`) demand and ``q`` refer to; default all.
+    """
     q = np.asarray(q)
+    sel = slice(None) if at is None else at
     return (
-        (inst.price - inst.salvage) * demand.expected_sales(q)
-        - (inst.cost - inst.salvage) * q
-        - inst.fixed_cost * (q > 0)
+        (inst.price[sel] - inst.salvage[sel]) * demand.expected_sales(q)
+        - (inst.cost[sel] - inst.salvage[sel]) * q
+        - inst.fixed_cost[sel] * (q > 0)
     )
 
 
