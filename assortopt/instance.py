@@ -120,8 +120,14 @@ class Instance:
 
     @cached_property
     def transitions_t(self) -> sp.csr_array:
-        """ρᵀ as CSR, built once: the purchase-probability solves work on ρᵀ's blocks."""
-        return sp.csr_array(self.transitions.T)
+        """ρᵀ as CSR, built once: the purchase-probability solves work on ρᵀ's blocks (int32
+        indices where they fit: less memory traffic per sparse product)."""
+        t = sp.csr_array(self.transitions.T)
+        if max(t.nnz, self.n) < 2**31 - 1:
+            t = sp.csr_array(
+                (t.data, t.indices.astype(np.int32), t.indptr.astype(np.int32)), shape=t.shape
+            )
+        return t
 
     @cached_property
     def index(self) -> dict[str, int]:

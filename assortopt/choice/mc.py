@@ -117,12 +117,13 @@ def _csr_block(a: sp.csr_array, rows: np.ndarray, cols: np.ndarray) -> sp.csr_ar
     total = int(lens.sum())
     first = np.cumsum(lens) - lens  # where each selected row starts in the gathered entries
     pos = np.repeat(starts - first, lens) + np.arange(total, dtype=starts.dtype)
-    colmap = np.full(a.shape[1], -1, dtype=np.int64)
-    colmap[cols] = np.arange(len(cols))
+    itype = np.int32 if max(a.nnz, a.shape[1]) < 2**31 - 1 else np.int64
+    colmap = np.full(a.shape[1], -1, dtype=itype)
+    colmap[cols] = np.arange(len(cols), dtype=itype)
     new_cols = colmap[indices[pos]]
     keep = new_cols >= 0
     counts = np.bincount(np.repeat(np.arange(len(rows)), lens)[keep], minlength=len(rows))
-    new_ptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    new_ptr = np.zeros(len(rows) + 1, dtype=itype)
     np.cumsum(counts, out=new_ptr[1:])
     return sp.csr_array((a.data[pos[keep]], new_cols[keep], new_ptr), shape=(len(rows), len(cols)))
 
