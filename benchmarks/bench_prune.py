@@ -81,7 +81,7 @@ def main() -> None:
         print(
             f"{n:>9} {int(s_star.sum()):>8} {int(pr.keep.sum()):>7} {pr.iterations:>5}"
             f" {c.count:>8} {dt:>8.2f} {dt / max(c.count, 1) / nnz * 1e9:>16.2f}"
-            f" {matvec_ns_per_nnz(inst.transitions_t):>13.2f}",
+            f" {matvec_ns_per_nnz(sp.csr_array(inst.transitions.T)):>13.2f}",
             flush=True,
         )
 
