@@ -232,7 +232,7 @@ def test_resume_plans_only_the_deleted_methods_and_recomputes_the_cell(tmp_path)
     ]
     (out / "plans.jsonl").write_text("".join(ln + "\n" for ln in recs))
 
-    resumed = run_bench(cfg_path, out, workers=1, resume=True, progress=False)
+    resumed = run_bench(cfg_path, out, workers=2, resume=True, progress=False)
 
     got = _without_timings(resumed)
     want = _without_timings(full)

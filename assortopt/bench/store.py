@@ -180,9 +180,17 @@ def partial_cells(out: Path, cells: list[Cell]) -> dict[str, tuple]:
             continue
         if rec.get("cell") in partial and "method" in rec:
             recs.setdefault((rec["cell"], rec["method"]), rec)
-    return {
-        k: tuple((row, recs.get((k, lab))) for lab, row in rs.items()) for k, rs in partial.items()
-    }
+    result: dict[str, tuple] = {}
+    for k, rs in partial.items():
+        # a row with a plan but without its plan record cannot be evaluated again: replan it
+        kept = tuple(
+            (row, recs.get((k, lab)))
+            for lab, row in rs.items()
+            if (k, lab) in recs or row["status"] in ("error", "infeasible")
+        )
+        if kept:
+            result[k] = kept
+    return result
 
 
 def canonical_order(out: Path, cells: list[Cell]) -> None:
