@@ -205,6 +205,43 @@ def test_resume_after_kill_gives_the_same_csv(tmp_path):
         run_bench(other, out, workers=1, resume=True, progress=False)
 
 
+def test_resume_plans_only_the_deleted_methods_and_recomputes_the_cell(tmp_path):
+    """Rows deleted by hand are rerun; the cell's other rows keep their plan columns (a marker
+    written into one survives, so that method was not planned again) while the columns that
+    compare plans are recomputed (a corrupted gap is repaired): the result equals a full run."""
+    import json
+    import shutil
+
+    cfg_path = _write(tmp_path, TINY)
+    full = run_bench(cfg_path, tmp_path / "full", workers=1, progress=False)
+    out = tmp_path / "edited"
+    shutil.copytree(tmp_path / "full", out)
+    df = pd.read_csv(full, dtype=str, keep_default_na=False)
+    cell = df["cell"].iloc[0]
+    drop = (df["cell"] == cell) & (df["method"] == "fluid")
+    kept = (df["cell"] == cell) & (df["method"] == "newsvendor")
+    edited = df[~drop].copy()
+    edited.loc[kept, "message"] = "planned before"
+    edited.loc[kept, "gap_best"] = "123.0"
+    edited.loc[kept, "best_method"] = "nobody"
+    edited.to_csv(out / "results.csv", index=False)
+    recs = [
+        ln
+        for ln in (out / "plans.jsonl").read_text().splitlines()
+        if (json.loads(ln).get("cell"), json.loads(ln).get("method")) != (cell, "fluid")
+    ]
+    (out / "plans.jsonl").write_text("".join(ln + "\n" for ln in recs))
+
+    resumed = run_bench(cfg_path, out, workers=2, resume=True, progress=False)
+
+    got = _without_timings(resumed)
+    want = _without_timings(full)
+    assert (got["message"] == "planned before").sum() == 1
+    got.loc[got["message"] == "planned before", "message"] = want.loc[kept.to_numpy(), "message"]
+    pd.testing.assert_frame_equal(got, want)
+    assert (out / "plans.jsonl").read_bytes() == (tmp_path / "full" / "plans.jsonl").read_bytes()
+
+
 # ============================================================================ errors are rows
 def test_failing_cells_and_methods_are_recorded(tmp_path, monkeypatch):
     from assortopt.methods import base

@@ -9,6 +9,7 @@ covers the exact (DP) gap of the all-zero plan and is small for the exact optima
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -245,6 +246,22 @@ def test_bench_mpi_writes_the_serial_rows_and_resumes(tmp_path):
     p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"), "--resume")
     assert p.returncode == 0, p.stderr[-2000:]
     assert _rows(par) == _rows(serial)
+    # resume with one method's row of the first cell deleted: only it is planned again (the other
+    # row's marked message survives), and the cell's comparisons are recomputed (as serial)
+    lines = par.read_text().splitlines()
+    first = next(csv.reader([lines[1]]))
+    msg = lines[0].split(",").index("message")
+    first[msg] = "kept"
+    first[lines[0].split(",").index("gap_best")] = "99.0"  # wrong: must be recomputed
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(first)
+    par.write_text("\n".join([lines[0], buf.getvalue().rstrip("\n"), *lines[3:]]) + "\n")
+    p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"), "--resume")
+    assert p.returncode == 0, p.stderr[-2000:]
+    got, want = _rows(par), _rows(serial)
+    assert got[0]["message"] == "kept"
+    got[0]["message"] = want[0]["message"]
+    assert got == want
     p = _mpi("bench", str(cfg), "--mpi", "-o", str(tmp_path / "par"))
     assert p.returncode == 2 and "exists" in p.stderr
 

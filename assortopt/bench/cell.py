@@ -9,7 +9,10 @@ method carry paired standard errors. For the ``online`` family every plan is als
 under the ground-truth online model (``truth_*`` columns).
 
 A cell's result is ``(rows, records)``: one row per method (columns `COLUMNS`) and the plan
-records of ``plans.jsonl`` (`assortopt.bench.store`).
+records of ``plans.jsonl`` (`assortopt.bench.store`). A cell resumed with some of its rows on
+disk (``Cell.kept``) plans only the other methods; every plan is evaluated again, so the columns
+that compare plans (``best_method``, ``gap_best``, ``diff_ref``, ``truth_*`` …) are recomputed
+over the whole cell.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .config import Cell, MethodSpec
 
 __all__ = [
     "COLUMNS",
+    "PLAN_COLUMNS",
     "TIMING_COLUMNS",
     "CellResult",
     "error_cell",
@@ -96,6 +100,11 @@ COLUMNS: tuple[str, ...] = (
     "eval_s",
 )
 TIMING_COLUMNS: tuple[str, ...] = ("setup_s", "plan_s", "eval_s")
+#: The columns a method's planning fills; a resumed cell keeps them for the methods on disk.
+PLAN_COLUMNS: tuple[str, ...] = (
+    "status", "message", "objective", "mip_bound", "mip_gap", "products", "units",
+    "tail_products", "tail_units", "plan_s",
+)  # fmt: skip
 _MAX_MESSAGE = 400
 
 
@@ -260,8 +269,18 @@ def run_cell(cell: Cell) -> CellResult:
             "demand": [float(f"{x:.4g}") for x in mean_demand[order]],
         }
     ]
+    kept = {old["method"]: (old, rec) for old, rec in cell.kept}
     for m in cell.methods:
         r = rows[m.label]
+        if m.label in kept:  # planned in an earlier run: its plan columns and plan are kept
+            old, rec = kept[m.label]
+            r.update({c: old.get(c) for c in PLAN_COLUMNS})
+            if rec is not None:
+                stock = np.zeros(inst.n, dtype=np.int64)
+                stock[order[np.asarray(rec["rank"], dtype=np.int64)]] = rec["units"]
+                stocks[m.label] = stock
+                records.append(rec)
+            continue
         t = time.perf_counter()
         try:
             plan, stock = _plan(inst, m, cell.seed)

@@ -157,6 +157,11 @@ class Cell:
     reference: str | None
     vendors: int | None = None
     vendor_by: str | None = None
+    #: Rows kept from an earlier run of this cell (resume): ``(row, plan record or None)`` per
+    #: method whose row is on disk; only the other methods are planned (`assortopt.bench.cell`).
+    kept: tuple[tuple[dict[str, str], dict[str, Any] | None], ...] = field(
+        default=(), compare=False, hash=False, repr=False
+    )
 
     def generator_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of `assortopt.generators.generate` beyond family, N, T and seed."""

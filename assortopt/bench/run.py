@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..exceptions import OptionError
 from .config import BenchConfig, Cell, load_config
 from .executors import Executor, PoolExecutor, SerialExecutor
-from .store import RESULTS_CSV, canonical_order, prepare, write_cell
+from .store import RESULTS_CSV, canonical_order, partial_cells, prepare, write_cell
 
 __all__ = ["run_bench"]
 
@@ -39,9 +40,10 @@ def run_bench(
     workers
         Worker processes (1: run in this process). Rows do not depend on it.
     resume
-        Continue a sweep in ``output_dir``: finished cells are skipped, a torn last line and
-        the rows of an unfinished cell are dropped. Without it an existing results.csv is an
-        error (nothing is overwritten).
+        Continue a sweep in ``output_dir``: finished cells are skipped, a torn last line is
+        dropped; a cell with rows for only some of its methods keeps them and plans the others
+        (every plan of the cell is evaluated again, `assortopt.bench.store.partial_cells`).
+        Without it an existing results.csv is an error (nothing is overwritten).
     progress
         Show a tqdm progress bar on stderr.
     on_cell
@@ -71,8 +73,10 @@ def run_bench(
         raise OptionError(f"workers must be an integer >= 1, got {workers!r}")
     out = Path(output_dir)
     cells = config.cells()
+    kept = partial_cells(out, cells) if resume else {}
     done = prepare(out, config, cells, resume)
-    todo = [c for c in cells if c.key not in done]
+    todo = [replace(c, kept=kept[c.key]) if c.key in kept else c for c in cells
+            if c.key not in done]  # fmt: skip
     bar = tqdm(
         total=len(cells),
         initial=len(cells) - len(todo),

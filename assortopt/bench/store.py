@@ -5,7 +5,9 @@ Output directory layout (``benchmarks/README.md``):
 ``results.csv``
     One row per (cell, method), columns `assortopt.bench.cell.COLUMNS`. A cell's rows are
     appended in one ``write`` followed by ``fsync``, so an interrupted sweep keeps every finished
-    cell and at worst a torn last line, which ``resume`` cuts off.
+    cell and at worst a torn last line, which ``resume`` cuts off. ``resume`` reruns a cell whose
+    rows are all gone; a cell with only some rows (the others deleted, e.g. to rerun one method
+    with newer code) keeps those and plans only the missing methods (`partial_cells`).
 ``plans.jsonl``
     Per cell, one ``{"cell", "demand"}`` record (mean first-choice demand T·λ by demand rank) and
     one ``{"cell", "method", "rank", "units"}`` record per plan (demand ranks of the stocked
@@ -38,6 +40,7 @@ __all__ = [
     "PLANS_JSONL",
     "RESULTS_CSV",
     "canonical_order",
+    "partial_cells",
     "prepare",
     "read_results",
     "write_cell",
@@ -152,6 +155,42 @@ def _recover(out: Path, cells: dict[str, Cell]) -> set[str]:
     if plans.exists():
         _replace(plans, "".join(line + "\n" for line in kept))
     return done
+
+
+def partial_cells(out: Path, cells: list[Cell]) -> dict[str, tuple]:
+    """Cells of ``out`` with rows on disk for some but not all of their methods (rows deleted
+    by hand to rerun those methods): key -> ``Cell.kept`` (each kept row as read, with its plan
+    record). Read before `prepare`, which drops such rows."""
+    csv_path = out / RESULTS_CSV
+    lines = _complete_lines(csv_path)
+    if not lines or lines[0] != ",".join(COLUMNS):
+        return {}
+    by_key = {c.key: c for c in cells}
+    rows: dict[str, dict[str, dict[str, str]]] = {}
+    for row in csv.DictReader(io.StringIO("\n".join(lines) + "\n")):
+        c = by_key.get(row["cell"])
+        if c is not None and row["method"] in {m.label for m in c.methods}:
+            rows.setdefault(row["cell"], {})[row["method"]] = row
+    partial = {k: rs for k, rs in rows.items() if len(rs) < len(by_key[k].methods)}
+    recs: dict[tuple[str, str], dict[str, Any]] = {}
+    for line in _complete_lines(out / PLANS_JSONL):
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if rec.get("cell") in partial and "method" in rec:
+            recs.setdefault((rec["cell"], rec["method"]), rec)
+    result: dict[str, tuple] = {}
+    for k, rs in partial.items():
+        # a row with a plan but without its plan record cannot be evaluated again: replan it
+        kept = tuple(
+            (row, recs.get((k, lab)))
+            for lab, row in rs.items()
+            if (k, lab) in recs or row["status"] in ("error", "infeasible")
+        )
+        if kept:
+            result[k] = kept
+    return result
 
 
 def canonical_order(out: Path, cells: list[Cell]) -> None:

@@ -7,12 +7,13 @@ the results store (`assortopt.bench.store`) on rank 0 and `assortopt.bench.MPIEx
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..bench.config import Cell, load_config
 from ..bench.executors import MPIExecutor
-from ..bench.store import RESULTS_CSV, canonical_order, prepare, write_cell
+from ..bench.store import RESULTS_CSV, canonical_order, partial_cells, prepare, write_cell
 from ..exceptions import InstanceError, OptionError
 from .comm import abort, agree
 
@@ -43,6 +44,7 @@ def run_bench_mpi(
     rank = comm.Get_rank()
     err: BaseException | None = None
     done: set[str] = set()
+    kept: dict[str, tuple] = {}
     cfg = cells = None
     out = Path(output_dir)
     try:
@@ -56,14 +58,16 @@ def run_bench_mpi(
     assert cfg is not None and cells is not None
     if rank == 0:
         try:
+            kept = partial_cells(out, cells) if resume else {}
             done = prepare(out, cfg, cells, resume)
         except (OptionError, InstanceError) as exc:
             err = exc
         except Exception as exc:  # noqa: BLE001
             abort(comm, exc, "preparing the output directory")
     agree(comm, err if rank == 0 else None)
-    done = comm.bcast(done, root=0)
-    todo = [c for c in cells if c.key not in done]
+    done, kept = comm.bcast((done, kept), root=0)
+    todo = [replace(c, kept=kept[c.key]) if c.key in kept else c for c in cells
+            if c.key not in done]  # fmt: skip
 
     def on_done(_cell: Cell, rows: list[dict[str, Any]], records: list[dict[str, Any]]) -> None:
         write_cell(out, rows, records)
