@@ -12,7 +12,7 @@ Run: ``python benchmarks/bench_mip.py [--large] [--threads 1]``
    formulation in the same run, on ``generate`` families dense / mnl / sparse at the shapes
    N=10 T=50 K=50 (limit 60 s), N=20 T=100 K=50 and N=10 T=50 K=200 (limit 600 s), 3 seeds
    each; ``--certify-limit`` caps every limit, ``--certify-shapes`` picks shapes (1,2,3),
-   ``--seeds`` the number of seeds.
+   ``--seeds`` the number of seeds, ``--certify-forms`` the formulations (default both).
 """
 
 from __future__ import annotations
@@ -189,7 +189,13 @@ def part_quality(threads: int) -> None:
 CERTIFY_SHAPES = {1: (10, 50, 50, 60.0), 2: (20, 100, 50, 600.0), 3: (10, 50, 200, 600.0)}
 
 
-def part_certify(threads: int, shapes: list[int], seeds: int, cap: float | None) -> None:
+def part_certify(
+    threads: int,
+    shapes: list[int],
+    seeds: int,
+    cap: float | None,
+    forms: tuple[str, ...] = ("bnb", "strong"),
+) -> None:
     from assortopt.generators import generate
     from assortopt.methods.base import PlanRequest, get_method
     from assortopt.models.sample_path_mip import candidate_mask
@@ -214,7 +220,7 @@ def part_certify(threads: int, shapes: list[int], seeds: int, cap: float | None)
             for seed in range(1, seeds + 1):
                 inst = generate(fam, n, t, seed=seed)
                 bounds = []
-                for form in ("bnb", "strong"):
+                for form in forms:
                     req = PlanRequest(
                         scenarios=k,
                         seed=seed,
@@ -255,6 +261,9 @@ def main() -> None:
     ap.add_argument("--certify-shapes", default="1,2,3", help="part 5 shapes (1,2,3)")
     ap.add_argument("--certify-limit", type=float, default=None, help="cap on part 5 limits (s)")
     ap.add_argument("--seeds", type=int, default=3, help="part 5 seeds per family")
+    ap.add_argument(
+        "--certify-forms", default="bnb,strong", help="part 5 formulations (bnb,strong)"
+    )
     a = ap.parse_args()
     skip = set(a.skip.split(","))
     if "1" not in skip:
@@ -267,7 +276,10 @@ def main() -> None:
         part_quality(a.threads)
     if a.certify:
         shapes = [int(x) for x in a.certify_shapes.split(",") if x.strip()]
-        part_certify(a.threads, shapes, a.seeds, a.certify_limit)
+        forms = tuple(f for f in a.certify_forms.split(",") if f)
+        if not forms or set(forms) - {"bnb", "strong"}:
+            ap.error(f"--certify-forms: a comma list of bnb, strong; got {a.certify_forms!r}")
+        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms)
 
 
 if __name__ == "__main__":
