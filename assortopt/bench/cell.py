@@ -27,6 +27,7 @@ from .config import Cell, MethodSpec
 
 __all__ = [
     "COLUMNS",
+    "PLAN_COLUMNS",
     "TIMING_COLUMNS",
     "CellResult",
     "error_cell",
@@ -214,8 +215,31 @@ def _best_and_gaps(evals: dict[str, Any], order: list[str]):
     return best, gaps
 
 
-def run_cell(cell: Cell) -> CellResult:
+#: The planning columns of a row that `run_cell` takes from a kept row instead of planning.
+PLAN_COLUMNS: tuple[str, ...] = (
+    "status",
+    "message",
+    "objective",
+    "mip_bound",
+    "mip_gap",
+    "products",
+    "units",
+    "tail_products",
+    "tail_units",
+    "plan_s",
+)
+
+
+def run_cell(
+    cell: Cell, kept: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] | None = None
+) -> CellResult:
     """Run every method of ``cell`` and evaluate the plans: (CSV rows, plan records).
+
+    ``kept`` maps method labels to (an earlier row of this cell, its plans.jsonl record or None
+    for a row without a plan): those methods are not planned again; their `PLAN_COLUMNS` come
+    from the row, their stock from the record's demand ranks and units, and it is evaluated
+    with the others on the same seasons, so the cell-level columns (best plan, gaps,
+    difference to the reference) cover every plan of the cell.
 
     Never raises for a failing method or instance: the error goes into the rows' ``status``
     (``error``) and ``message`` columns.
@@ -262,26 +286,34 @@ def run_cell(cell: Cell) -> CellResult:
     ]
     for m in cell.methods:
         r = rows[m.label]
-        t = time.perf_counter()
-        try:
-            plan, stock = _plan(inst, m, cell.seed)
-        except Exception as e:  # noqa: BLE001
-            r.update(status="error", message=error_text(e), plan_s=time.perf_counter() - t)
-            continue
-        r["plan_s"] = time.perf_counter() - t
-        r.update(
-            status=plan.status,
-            message=_one_line(plan.message or ""),
-            objective=_num(plan.objective),
-            mip_bound=_num(plan.bound),
-            mip_gap=_num(plan.gap),
-            products=int(np.count_nonzero(stock)),
-            units=int(stock.sum()),
-            tail_products=int(np.count_nonzero(stock[tail])),
-            tail_units=int(stock[tail].sum()),
-        )
-        if plan.status in (ERROR, INFEASIBLE):
-            continue
+        if kept is not None and m.label in kept:
+            old, rec = kept[m.label]
+            r.update({c: old.get(c) for c in PLAN_COLUMNS})
+            if rec is None or r["status"] in (ERROR, INFEASIBLE):
+                continue
+            stock = np.zeros(inst.n, dtype=np.int64)
+            stock[order[np.asarray(rec["rank"], dtype=np.int64)]] = rec["units"]
+        else:
+            t = time.perf_counter()
+            try:
+                plan, stock = _plan(inst, m, cell.seed)
+            except Exception as e:  # noqa: BLE001
+                r.update(status="error", message=error_text(e), plan_s=time.perf_counter() - t)
+                continue
+            r["plan_s"] = time.perf_counter() - t
+            r.update(
+                status=plan.status,
+                message=_one_line(plan.message or ""),
+                objective=_num(plan.objective),
+                mip_bound=_num(plan.bound),
+                mip_gap=_num(plan.gap),
+                products=int(np.count_nonzero(stock)),
+                units=int(stock.sum()),
+                tail_products=int(np.count_nonzero(stock[tail])),
+                tail_units=int(stock[tail].sum()),
+            )
+            if plan.status in (ERROR, INFEASIBLE):
+                continue
         stocks[m.label] = stock
         pos = np.flatnonzero(stock)
         idx = np.argsort(rank[pos], kind="stable")
@@ -348,10 +380,12 @@ def error_cell(cell: Cell, msg: str) -> CellResult:
     return rows, []
 
 
-def run_cell_safe(cell: Cell) -> CellResult:
+def run_cell_safe(
+    cell: Cell, kept: dict[str, tuple[dict[str, Any], dict[str, Any] | None]] | None = None
+) -> CellResult:
     """`run_cell`, with a failure of the harness itself also recorded as one error row each."""
     try:
-        return run_cell(cell)
+        return run_cell(cell, kept)
     except Exception as e:  # noqa: BLE001  (a bug in the harness itself: still one row each)
         tb = traceback.extract_tb(e.__traceback__)[-1]
         return error_cell(cell, f"{error_text(e)} (at {Path(tb.filename).name}:{tb.lineno})")

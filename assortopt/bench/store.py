@@ -40,6 +40,7 @@ __all__ = [
     "canonical_order",
     "prepare",
     "read_results",
+    "replace_cells",
     "write_cell",
 ]
 
@@ -115,6 +116,25 @@ def write_cell(out: Path, rows: list[dict[str, Any]], records: list[dict[str, An
             out / PLANS_JSONL, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         )
     _append(out / RESULTS_CSV, _csv_text(rows))
+
+
+def replace_cells(
+    out: Path, results: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+) -> None:
+    """Replace the rows and plan records of the cells keyed in ``results`` by new ones.
+
+    Every other line of results.csv and plans.jsonl is kept as it is; each file is rewritten
+    atomically (then `canonical_order` puts the cells back in configuration order).
+    """
+    csv_path = out / RESULTS_CSV
+    lines = _complete_lines(csv_path)
+    keep = [ln for ln in lines[1:] if ln and next(csv.reader([ln]))[0] not in results]
+    new_rows = _csv_text(row for rows, _ in results.values() for row in rows)
+    _replace(csv_path, "\n".join([lines[0], *keep]) + "\n" + new_rows)
+    plans = out / PLANS_JSONL
+    kept = [ln for ln in _complete_lines(plans) if ln and json.loads(ln)["cell"] not in results]
+    new_recs = [json.dumps(r, separators=(",", ":")) for _, recs in results.values() for r in recs]
+    _replace(plans, "".join(ln + "\n" for ln in [*kept, *new_recs]))
 
 
 def _recover(out: Path, cells: dict[str, Cell]) -> set[str]:
