@@ -53,6 +53,9 @@ class GapEstimate:
     saa: list[float] = field(default_factory=list)
     plan: list[float] = field(default_factory=list)
     not_optimal: int = 0
+    #: wall seconds of `gap_ci` on rank 0, from its start to the estimate (replications,
+    #: model building and, under MPI, the wait for the other ranks): what --time-limit bounds
+    wall_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -255,4 +258,5 @@ def gap_ci(
         saa=z.tolist(),
         plan=zh.tolist(),
         not_optimal=int(sum(not m[3] for m in mine)),
+        wall_s=time.perf_counter() - t0,
     )

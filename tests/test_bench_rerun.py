@@ -133,3 +133,34 @@ def test_cli_refuses_a_foreign_directory(tmp_path):
     assert proc.returncode == 2
     assert "another configuration" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_rerun_keeps_the_columns_of_an_older_results_file(tmp_path):
+    """A results.csv written before the vendors columns existed: the rerun writes its rows in
+    the file's own columns and keeps the cells in configuration order."""
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text(textwrap.dedent(CONFIG))
+    cfg = load_config(cfg_path)
+    full = run_bench(cfg, tmp_path / "full", progress=False)
+    out = tmp_path / "out"
+    run_bench(cfg, out, progress=False)
+    rows = _lines(out / "results.csv")
+    drop = [rows[0].index(c) for c in ("vendors", "vendor_by")]
+    rows = [[v for i, v in enumerate(r) if i not in drop] for r in rows]
+    col = {c: i for i, c in enumerate(rows[0])}
+    first = rows[1][col["cell"]]
+    for r in rows[1:]:
+        if r[col["cell"]] == first and r[col["method"]] == "heuristic":
+            r[col["plan_s"]] = "40"
+    _write(out / "results.csv", rows)
+
+    assert len(rerun_over_limit(cfg, out, progress=False)) == 1
+    after = _lines(out / "results.csv")
+    assert after[0] == rows[0]
+    assert all(len(r) == len(rows[0]) for r in after)
+    assert [r[col["cell"]] + r[col["method"]] for r in after] == [
+        r[col["cell"]] + r[col["method"]] for r in rows
+    ]
+    fresh = pd.read_csv(full, dtype=str).drop(columns=[*TIMING_COLUMNS, "vendors", "vendor_by"])
+    now = pd.read_csv(out / "results.csv", dtype=str).drop(columns=list(TIMING_COLUMNS))
+    pd.testing.assert_frame_equal(now, fresh)

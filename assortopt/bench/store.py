@@ -60,13 +60,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _csv_text(rows: Iterable[dict[str, Any]], header: bool = False) -> str:
+def _csv_text(
+    rows: Iterable[dict[str, Any]], header: bool = False, columns: Iterable[str] = COLUMNS
+) -> str:
+    columns = tuple(columns)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if header:
-        w.writerow(COLUMNS)
+        w.writerow(columns)
     for r in rows:
-        w.writerow([_fmt(r.get(c)) for c in COLUMNS])
+        w.writerow([_fmt(r.get(c)) for c in columns])
     return buf.getvalue()
 
 
@@ -124,12 +127,19 @@ def replace_cells(
     """Replace the rows and plan records of the cells keyed in ``results`` by new ones.
 
     Every other line of results.csv and plans.jsonl is kept as it is; each file is rewritten
-    atomically (then `canonical_order` puts the cells back in configuration order).
+    atomically (then `canonical_order` puts the cells back in configuration order). The new
+    rows are written in the file's own columns (a file of an older version may lack columns
+    added since): `OptionError` if a new row has a value in a column the file lacks.
     """
     csv_path = out / RESULTS_CSV
     lines = _complete_lines(csv_path)
+    columns = next(csv.reader([lines[0]]))
+    rows_new = [row for rows, _ in results.values() for row in rows]
+    lost = sorted({c for r in rows_new for c in r if c not in columns and _fmt(r[c]) != ""})
+    if lost:
+        raise OptionError(f"{csv_path}: has no column(s) {', '.join(lost)} for the new rows")
     keep = [ln for ln in lines[1:] if ln and next(csv.reader([ln]))[0] not in results]
-    new_rows = _csv_text(row for rows, _ in results.values() for row in rows)
+    new_rows = _csv_text(rows_new, columns=columns)
     _replace(csv_path, "\n".join([lines[0], *keep]) + "\n" + new_rows)
     plans = out / PLANS_JSONL
     kept = [ln for ln in _complete_lines(plans) if ln and json.loads(ln)["cell"] not in results]
@@ -186,7 +196,8 @@ def canonical_order(out: Path, cells: list[Cell]) -> None:
     lines = _complete_lines(csv_path)
     body = [ln for ln in lines[1:] if ln]
     parsed = [(next(csv.reader([ln])), ln) for ln in body]
-    ci, mi = COLUMNS.index("cell"), COLUMNS.index("method")
+    header = next(csv.reader([lines[0]]))  # the file's own (an older file may lack columns)
+    ci, mi = header.index("cell"), header.index("method")
     parsed.sort(key=lambda p: key(p[0][ci], p[0][mi]))
     _replace(csv_path, "\n".join([lines[0], *(ln for _, ln in parsed)]) + "\n")
     plans = out / PLANS_JSONL
