@@ -71,16 +71,24 @@ class Tally:
 
     def __init__(self) -> None:
         self.worst_ratio, self.worst_excess, self.over, self.runs = 0.0, -float("inf"), 0, 0
+        self.failed = 0
         print(
             f"{'instance':24s} {'method':18s} {'limit':>7s} {'plan':>8s} {'plan/L':>8s} "
             f"{'call':>8s} {'status':>10s} {'termination':>14s}"
         )
 
-    def row(self, name: str, method: str, lim: float, plan_s: float, call_s: float,
+    def row(self, name: str, method: str, lim: float, plan_s: float | None, call_s: float,
             status: str, term: str) -> None:  # fmt: skip
+        """One row; ``plan_s`` None: a command that failed without a planning time (counted,
+        not judged; its line says why)."""
+        self.runs += 1
+        if plan_s is None:
+            self.failed += 1
+            print(f"{name:24s} {method:18s} {lim:7.2f} {'-':>8s} {'-':>8s} {call_s:8.2f} "
+                  f"{status:>10s} {term:>14s}", flush=True)  # fmt: skip
+            return
         excess = plan_s - allowance(lim)
         flag = "  OVER" if excess > 0 else ""
-        self.runs += 1
         self.over += excess > 0
         self.worst_ratio = max(self.worst_ratio, plan_s / lim)
         self.worst_excess = max(self.worst_excess, excess)
@@ -95,6 +103,7 @@ class Tally:
             f"\n{self.runs} runs; worst plan/L {self.worst_ratio:.1f}; worst excess of the "
             f"planning time over L + max(0.1 L, 2 s): {self.worst_excess:+.2f} s; "
             f"{self.over} run(s) over the allowance"
+            + (f"; {self.failed} command(s) failed (not judged)" if self.failed else "")
         )
 
 
@@ -244,10 +253,10 @@ def run_mpi(a: argparse.Namespace) -> None:
                     t0 = time.perf_counter()
                     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
                     call_s = time.perf_counter() - t0
-                    if p.returncode != 0:
+                    if p.returncode != 0 and not (method != "gap" and out.exists()):
                         line = (p.stderr.strip().splitlines() or ["?"])[-1]
                         print(f"    exit {p.returncode}: {line[:160]}")
-                        tally.row(name, run, lim, call_s, call_s, "CRASH", f"exit{p.returncode}")
+                        tally.row(name, run, lim, None, call_s, "CRASH", f"exit{p.returncode}")
                         continue
                     if method == "gap":
                         d = json.loads(p.stdout)
