@@ -189,8 +189,8 @@ def gap_ci(
         better than a wrong one). With no time left before a replication starts, `SolverError`.
     comm
         An MPI communicator to spread the replications over (default: ``MPI.COMM_WORLD`` when
-        mpi4py is already imported and has more than one rank). Rank 0 returns the estimate,
-        the others None.
+        mpi4py is already imported, as under ``python -m mpi4py``, and has more than one
+        rank). Rank 0 returns the estimate, the others None.
 
     Raises
     ------
@@ -212,8 +212,12 @@ def gap_ci(
     if comm is None:
         import sys
 
-        if "mpi4py.MPI" in sys.modules:
-            comm = sys.modules["mpi4py.MPI"].COMM_WORLD
+        # `python -m mpi4py` (the launch line of README.md) imports mpi4py but not mpi4py.MPI:
+        # without this every rank ran all replications and printed its own estimate
+        if "mpi4py" in sys.modules:
+            from mpi4py import MPI
+
+            comm = MPI.COMM_WORLD
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     t0 = time.perf_counter()
     with guarded(comm, "a gap replication"):  # a failing rank stops them all, with its line

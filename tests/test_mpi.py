@@ -302,3 +302,19 @@ def test_short_time_limit_holds(tmp_path, decomposition):
     assert d["termination"] == "time_limit"
     if d["status"] == "error":
         assert not any(d["stock"].values())
+
+
+def test_cli_gap_spreads_the_replications_over_the_ranks(tmp_path):
+    """`mpiexec -n 2 python -m mpi4py -m assortopt gap` (mpi4py imported, mpi4py.MPI not yet):
+    one estimate on stdout, the same as in one process (each rank used to print its own)."""
+    from assortopt.gap import gap_ci
+
+    inst = load_instance(TINY)
+    sol = tmp_path / "zero.json"
+    sol.write_text(json.dumps({"format": "assortopt-solution/1", "stock": {}}))
+    p = _mpi("gap", str(TINY), str(sol), "--replications", "4", "--scenarios", "5")
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(p.stdout)  # one JSON document
+    ref = gap_ci(inst, np.zeros(inst.n, np.int64), replications=4, scenarios=5, seed=0)
+    assert d["gaps"] == pytest.approx(ref.gaps)
+    assert d["wall_s"] > 0

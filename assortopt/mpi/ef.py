@@ -19,13 +19,17 @@ class _OutOfTime(Exception):
     """The scenario models of the extensive form cannot be built in the time left."""
 
 
-def build_seconds(names: list[str], kw: dict[str, Any]) -> float:
-    """Seconds to build one scenario model: the second one is timed (the first one also draws
-    the data every scenario shares, cached per process)."""
+def build_seconds(names: list[str], kw: dict[str, Any]) -> tuple[float, float]:
+    """Seconds to build one scenario model and to compile it (`compile_model`): the second one
+    is timed (the first one also draws the data every scenario shares, cached per process)."""
+    from ..solver.pyomo_bridge import compile_model
+
     scenario_creator(names[0], **kw)
     t = time.perf_counter()
-    scenario_creator(names[min(1, len(names) - 1)], **kw)
-    return time.perf_counter() - t
+    m = scenario_creator(names[min(1, len(names) - 1)], **kw)
+    t1 = time.perf_counter()
+    compile_model(m)
+    return t1 - t, time.perf_counter() - t1
 
 
 def run_ef(
@@ -34,8 +38,9 @@ def run_ef(
     """The extensive form from the scenario models, solved by HiGHS on rank 0.
 
     Under ``options.time_limit`` (counted from ``t0``, perf_counter) the build is priced by
-    building one scenario model first and refused when K of them would not fit in the time
-    left; the clock is checked after every scenario model, and HiGHS gets what is left. Out of
+    building and compiling one scenario model first and refused when K of them would not fit
+    in the time left; the clock is checked after every scenario model (leaving the priced
+    compilation its time), and HiGHS gets what is left. Out of
     time before HiGHS starts: status ``error``, termination ``time_limit``.
     """
     if comm.Get_rank() != 0:
@@ -54,17 +59,19 @@ def run_ef(
         try:
             creator = scenario_creator
             if deadline is not None:
-                per = build_seconds(names, kw)
+                per, per_compile = build_seconds(names, kw)
+                compile_s = per_compile * len(names)  # the EF's compilation, priced per model
                 left = deadline - time.perf_counter()
-                if per * len(names) > left:
+                if (per + per_compile) * len(names) > left:
                     raise _OutOfTime(
                         f"the extensive form's {len(names)} scenario models would take about "
-                        f"{per * len(names):.1f} s to build (one took {per:.2f} s); "
+                        f"{per * len(names) + compile_s:.1f} s to build and compile (one took "
+                        f"{per:.2f} s and {per_compile:.2f} s); "
                         f"{max(left, 0):.1f} s of the time limit were left"
                     )
 
                 def creator(name: str, **kwargs: Any) -> Any:
-                    if time.perf_counter() > deadline:
+                    if time.perf_counter() > deadline - compile_s:
                         raise _OutOfTime(
                             "the time limit ran out while building the extensive form's "
                             f"scenario models (at {name} of {len(names)})"

@@ -71,7 +71,9 @@ def _rho_setter(inst: Instance, factor: float) -> Any:
     return setter
 
 
-def _probe(names: list[str], kw: dict[str, Any], options: SolverOptions) -> tuple[float, float]:
+def _probe(
+    names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float
+) -> tuple[float, float]:
     """(seconds to build one scenario model, seconds to compile and solve it by HiGHS).
 
     Solved with the thread count mpi-sppy's solves use (`_cfg`): HiGHS sizes one task
@@ -82,8 +84,16 @@ def _probe(names: list[str], kw: dict[str, Any], options: SolverOptions) -> tupl
     from ..solver.pyomo_bridge import compile_model
     from .ef import build_seconds
 
-    per_build = build_seconds(names, kw)
-    options = replace(options, threads=int(options.threads or 1))
+    per_build, _ = build_seconds(names, kw)
+    # each probe solve gets a quarter of the time left: one cut there prices a round too long
+    left = options.time_limit - (time.perf_counter() - t0) if options.time_limit else None
+    if left is not None and left <= 0:
+        return per_build, float("inf")
+    options = replace(
+        options,
+        threads=int(options.threads or 1),
+        time_limit=None if left is None else left / 4,
+    )
     took = []
     for name in names[:2]:  # the faster of two: the first solve also warms HiGHS up
         m = contract.scenario_creator(name, **kw)
@@ -96,10 +106,10 @@ def _probe(names: list[str], kw: dict[str, Any], options: SolverOptions) -> tupl
 
 def _budget(
     comm: Any, names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float
-) -> tuple[float | None, str]:
+) -> tuple[float | None, float, str]:
     """PH's own time limit (from its start, now) so that the wheel ends by ``t0`` + the limit,
-    or None with the reason when the scenario models and two rounds of scenario solves (PH's
-    iteration 0 and one inner-bound evaluation) would not fit.
+    or None when the scenario models and two rounds of scenario solves (PH's iteration 0 and
+    one inner-bound evaluation) would not fit; then the priced round's seconds and the reason.
 
     mpi-sppy checks its limit only between PH iterations and every cylinder finishes its round
     of scenario solves after that, so the limit given to it is the time left less 2 rounds,
@@ -110,9 +120,7 @@ def _budget(
     size = comm.Get_size()
     cylinders = 3 if size % 3 == 0 else 2
     local = math.ceil(len(names) / max(size // cylinders, 1))  # scenarios a rank holds
-    probe = _probe(
-        names, kw, replace(options, time_limit=max(t0 + limit - time.perf_counter(), 1e-3))
-    )
+    probe = _probe(names, kw, options, t0)
     got = comm.allgather((*probe, t0 + limit - time.perf_counter()))
     per_build = max(g[0] for g in got)
     per_solve = max(g[1] for g in got)
@@ -120,12 +128,55 @@ def _budget(
     build, rnd = local * per_build, local * per_solve
     why = f"build {build:.2f} s, round {rnd:.2f} s, left {left:.2f} s"
     if build + 2 * rnd > left:
-        return None, (
-            f"{local} scenario models per rank would take about {build:.1f} s to build and a "
-            f"round of their solves {rnd:.1f} s (one: {per_build:.3f} s and {per_solve:.3f} s); "
-            f"PH needs the build and two rounds, {max(left, 0):.1f} s of the time limit were left"
+        return (
+            None,
+            rnd,
+            (
+                f"{local} scenario models per rank would take about {build:.1f} s to build and "
+                f"a round of their solves {rnd:.1f} s (one: {per_build:.3f} s and "
+                f"{per_solve:.3f} s); PH needs the build and two rounds, {max(left, 0):.1f} s "
+                "of the time limit were left"
+            ),
         )
-    return max(left - 2 * rnd - 0.05 * limit, 1e-3), why
+    return max(left - 2 * rnd - 0.05 * limit, 1e-3), rnd, why
+
+
+class _Deadline:
+    """Set by `run_wheel`: the perf_counter time by which PH's hub must have stopped."""
+
+    end: float = float("inf")
+
+
+def _deadline_extension() -> type:
+    """An mpi-sppy extension stopping the PH hub before an iteration that would end past
+    `_Deadline.end`, priced by the last iteration's wall time (1.2 times it; iteration 0's for
+    the first). mpi-sppy checks its time limit right after the ``miditer`` hook: the hook
+    lowers that limit, so the hub stops there instead of running the iteration."""
+    from mpisppy.extensions.extension import Extension
+
+    class DeadlineExtension(Extension):
+        def __init__(self, ph: Any) -> None:
+            super().__init__(ph)
+            self.mark: float | None = None
+            self.round = 0.0
+
+        def pre_iter0(self) -> None:
+            self.mark = time.perf_counter()
+
+        def post_iter0(self) -> None:
+            now = time.perf_counter()
+            self.round = now - (self.mark or now)
+            self.mark = None
+
+        def miditer(self) -> None:
+            now = time.perf_counter()
+            if self.mark is not None:  # from the previous miditer: one whole iteration
+                self.round = now - self.mark
+            self.mark = now
+            end = _Deadline.end - 1.2 * self.round
+            self.opt.options["time_limit"] = max(end - self.opt.start_time, 0.0)
+
+    return DeadlineExtension
 
 
 def _refused(comm: Any, how: str, why: str) -> MPIResult | None:
@@ -157,8 +208,9 @@ def run_wheel(
 
     Under ``options.time_limit`` (counted from ``t0``, perf_counter) the run is priced first
     (`_budget`): refused (``error``, termination ``time_limit``) when it cannot fit, else
-    mpi-sppy gets the time left less what finishing an iteration takes, and every scenario
-    solve at most the time left.
+    mpi-sppy gets the time left less two priced rounds, the hub stops before an iteration that
+    would end past the limit less a round for the spokes (`_deadline_extension`, timed on the
+    iterations themselves), and every scenario solve gets at most the time left.
     """
     import mpisppy.utils.cfg_vanilla as vanilla
     from mpisppy.spin_the_wheel import WheelSpinner
@@ -169,9 +221,11 @@ def run_wheel(
     ph_limit, why = None, ""
     if options.time_limit is not None:
         with guarded(comm, "pricing the PH run"):
-            ph_limit, why = _budget(comm, names, kw, options, t0)
+            ph_limit, rnd, why = _budget(comm, names, kw, options, t0)
         if ph_limit is None:
             return _refused(comm, how, why)
+        # the hub stops in time for the spokes to finish a round of their own
+        _Deadline.end = t0 + 0.95 * options.time_limit - rnd
         left = max(t0 + options.time_limit - time.perf_counter(), 1e-3)
         options = replace(options, time_limit=left)  # each scenario solve: at most the time left
     cfg = _cfg(options, prm, kw["num_scens"])
@@ -180,7 +234,10 @@ def run_wheel(
     beans = (cfg, contract.scenario_creator, contract.scenario_denouement, names)
     data = contract.scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
     hub = vanilla.ph_hub(
-        *beans, scenario_creator_kwargs=kw, rho_setter=_rho_setter(data.inst, prm["rho"])
+        *beans,
+        scenario_creator_kwargs=kw,
+        rho_setter=_rho_setter(data.inst, prm["rho"]),
+        ph_extensions=_deadline_extension() if ph_limit is not None else None,
     )
     spokes: list[dict[str, Any]] = []
     if size % 3 == 0:
