@@ -150,6 +150,8 @@ class _Deadline:
     """Set by `run_wheel`: the perf_counter time by which PH's hub must have stopped."""
 
     end: float = float("inf")
+    #: set on a hub rank when the extension stopped PH (rank 0 is a hub rank)
+    hit: bool = False
 
 
 def _deadline_extension() -> type:
@@ -181,6 +183,7 @@ def _deadline_extension() -> type:
             self.mark = now
             end = _Deadline.end - 1.2 * self.round
             self.opt.options["time_limit"] = max(end - self.opt.start_time, 0.0)
+            _Deadline.hit = now >= end
 
     return DeadlineExtension
 
@@ -231,7 +234,7 @@ def run_wheel(
         if ph_limit is None:
             return _refused(comm, how, why)
         # the hub stops in time for the spokes to finish a round of their own
-        _Deadline.end = t0 + 0.95 * options.time_limit - rnd
+        _Deadline.end, _Deadline.hit = t0 + 0.95 * options.time_limit - rnd, False
         left = max(t0 + options.time_limit - time.perf_counter(), 1e-3)
         options = replace(options, time_limit=left)  # each scenario solve: at most the time left
     cfg = _cfg(options, prm, kw["num_scens"])
@@ -281,7 +284,7 @@ def run_wheel(
     gap = gap_of(inner_f, outer_f)
     stopped = (
         Termination.TIME_LIMIT
-        if ph_limit is not None and time.perf_counter() - t_spin >= ph_limit
+        if ph_limit is not None and (_Deadline.hit or time.perf_counter() - t_spin >= ph_limit)
         else Termination.ITERATION_LIMIT
     )
     if stock is None or inner_f is None:
