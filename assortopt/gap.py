@@ -114,7 +114,7 @@ def replication_gap(
             proven = res.status == OPTIMAL
             z = res.objective if proven else res.bound
         zhat = float(np.mean(simulate_stream(inst, q.astype(np.int64), stream).profits))
-        if z is None:
+        if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
             raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
         return float(z), zhat, proven
     from .models.scenario_data import first_choice_counts
@@ -134,7 +134,7 @@ def replication_gap(
     res = f.solve(time_left(options, t0, 2 / 3))
     proven = res.status == OPTIMAL
     z = res.objective if proven else res.bound
-    if z is None:
+    if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
         raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
     cols = f.var_blocks["stock"].cols.ravel()
     hi = f.lp.col_hi[cols]
