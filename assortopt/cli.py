@@ -337,6 +337,15 @@ def cmd_bench(a: argparse.Namespace) -> int:
         raise OptionError(f"--output {out}: is a file; the results go in a directory")
     if not Path(out).exists() and not Path(out).resolve().parent.is_dir():
         raise OptionError(f"--output {out}: directory {Path(out).resolve().parent} does not exist")
+    if a.rerun_over_limit:
+        from .bench.rerun import rerun_over_limit
+
+        if a.mpi or a.resume or a.workers != 1:
+            raise OptionError("--rerun-over-limit runs alone: no --mpi, --resume or --workers")
+        for key, label, plan_s, lim in rerun_over_limit(a.config, out):
+            print(f"rerun {key} {label}: plan_s {plan_s:.1f} s, L {lim:g} s", file=sys.stderr)
+        print(Path(out) / "results.csv")
+        return EXIT_OK
     if a.mpi:
         from .mpi import run_bench_mpi
 
@@ -569,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--workers", "-j", type=int, default=1)
     bn.add_argument("--resume", action="store_true", help="skip finished cells")
     bn.add_argument("--mpi", action="store_true", help="spread cells over MPI ranks")
+    bn.add_argument(
+        "--rerun-over-limit",
+        action="store_true",
+        help="plan again the rows of --output whose plan_s broke L + max(0.1 L, 2 s)",
+    )
 
     ft = sub.add_parser("fit", help="fit the Markov chain from sales records; writes an instance")
     ft.add_argument("data", help="sessions CSV, periods CSV or python_choice_models JSON")

@@ -53,6 +53,9 @@ class GapEstimate:
     saa: list[float] = field(default_factory=list)
     plan: list[float] = field(default_factory=list)
     not_optimal: int = 0
+    #: wall seconds of `gap_ci` on rank 0, from its start to the estimate (replications,
+    #: model building and, under MPI, the wait for the other ranks): what --time-limit bounds
+    wall_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -111,7 +114,7 @@ def replication_gap(
             proven = res.status == OPTIMAL
             z = res.objective if proven else res.bound
         zhat = float(np.mean(simulate_stream(inst, q.astype(np.int64), stream).profits))
-        if z is None:
+        if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
             raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
         return float(z), zhat, proven
     from .models.scenario_data import first_choice_counts
@@ -131,7 +134,7 @@ def replication_gap(
     res = f.solve(time_left(options, t0, 2 / 3))
     proven = res.status == OPTIMAL
     z = res.objective if proven else res.bound
-    if z is None:
+    if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
         raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
     cols = f.var_blocks["stock"].cols.ravel()
     hi = f.lp.col_hi[cols]
@@ -186,8 +189,8 @@ def gap_ci(
         better than a wrong one). With no time left before a replication starts, `SolverError`.
     comm
         An MPI communicator to spread the replications over (default: ``MPI.COMM_WORLD`` when
-        mpi4py is already imported and has more than one rank). Rank 0 returns the estimate,
-        the others None.
+        mpi4py is already imported, as under ``python -m mpi4py``, and has more than one
+        rank). Rank 0 returns the estimate, the others None.
 
     Raises
     ------
@@ -209,8 +212,12 @@ def gap_ci(
     if comm is None:
         import sys
 
-        if "mpi4py.MPI" in sys.modules:
-            comm = sys.modules["mpi4py.MPI"].COMM_WORLD
+        # `python -m mpi4py` (the launch line of README.md) imports mpi4py but not mpi4py.MPI:
+        # without this every rank ran all replications and printed its own estimate
+        if "mpi4py" in sys.modules:
+            from mpi4py import MPI
+
+            comm = MPI.COMM_WORLD
     rank, size = (comm.Get_rank(), comm.Get_size()) if comm is not None else (0, 1)
     t0 = time.perf_counter()
     with guarded(comm, "a gap replication"):  # a failing rank stops them all, with its line
@@ -255,4 +262,5 @@ def gap_ci(
         saa=z.tolist(),
         plan=zh.tolist(),
         not_optimal=int(sum(not m[3] for m in mine)),
+        wall_s=time.perf_counter() - t0,
     )

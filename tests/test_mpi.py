@@ -298,3 +298,40 @@ def test_gap_interval_against_the_exact_optimum(tmp_path):
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert p.returncode == 2 and "replications" in p.stderr
+
+
+@pytest.mark.parametrize("decomposition", ["ef", "ph"])
+def test_short_time_limit_holds(tmp_path, decomposition):
+    """--time-limit 1 on chocolate (K = 100): the planning time stays within the rule's
+    allowance L + max(0.1 L, 2 s) = 3 s, doubled for a loaded machine (before the build and
+    PH were priced against the time left: 5.3 s for ef, 17.5 s for ph). Out of time, the run
+    is `error` (exit 1) with termination time_limit and no stock, or a plan stopped at the
+    limit."""
+    out = tmp_path / "short.json"
+    p = _mpi(
+        "solve", str(ROOT / "instances" / "chocolate.json"), "--method", "spill-mip", "--mpi",
+        "--decomposition", decomposition, "--time-limit", "1", "--eval-reps", "0",
+        "-o", str(out),
+    )  # fmt: skip
+    d = json.loads(out.read_text())
+    assert p.returncode == (1 if d["status"] == "error" else 0), p.stderr[-2000:]
+    assert d["timings"]["plan_s"] <= 2 * (1 + 2)
+    assert d["termination"] == "time_limit"
+    if d["status"] == "error":
+        assert not any(d["stock"].values())
+
+
+def test_cli_gap_spreads_the_replications_over_the_ranks(tmp_path):
+    """`mpiexec -n 2 python -m mpi4py -m assortopt gap` (mpi4py imported, mpi4py.MPI not yet):
+    one estimate on stdout, the same as in one process (each rank used to print its own)."""
+    from assortopt.gap import gap_ci
+
+    inst = load_instance(TINY)
+    sol = tmp_path / "zero.json"
+    sol.write_text(json.dumps({"format": "assortopt-solution/1", "stock": {}}))
+    p = _mpi("gap", str(TINY), str(sol), "--replications", "4", "--scenarios", "5")
+    assert p.returncode == 0, p.stderr[-2000:]
+    d = json.loads(p.stdout)  # one JSON document
+    ref = gap_ci(inst, np.zeros(inst.n, np.int64), replications=4, scenarios=5, seed=0)
+    assert d["gaps"] == pytest.approx(ref.gaps)
+    assert d["wall_s"] > 0

@@ -114,7 +114,10 @@ def test_gap_time_limit_covers_all_replications(chocolate, monkeypatch) -> None:
     seen.clear()
     t0 = time.perf_counter()
     est = gap_mod.gap_ci(chocolate, stock, replications=3, scenarios=5, time_limit=5.0)
+    call_s = time.perf_counter() - t0
     assert est is not None and est.replications == 3
+    assert 3 * 0.15 <= est.wall_s <= call_s  # the reported wall covers the replications
+    assert est.to_dict()["wall_s"] == est.wall_s
     assert seen[0][0] == pytest.approx(5.0 / 3, rel=0.05)
     for limit, at in seen:
         assert limit <= 5.0 - at + 1e-3

@@ -226,6 +226,12 @@ def _best_and_gaps(evals: dict[str, Any], order: list[str]):
 def run_cell(cell: Cell) -> CellResult:
     """Run every method of ``cell`` and evaluate the plans: (CSV rows, plan records).
 
+    ``cell.kept`` holds (an earlier row of this cell, its plans.jsonl record or None for a row
+    without a plan) per method planned before: those methods are not planned again; their
+    `PLAN_COLUMNS` come from the row, their stock from the record's demand ranks and units, and
+    it is evaluated with the others on the same seasons, so the cell-level columns (best plan,
+    gaps, difference to the reference) cover every plan of the cell.
+
     Never raises for a failing method or instance: the error goes into the rows' ``status``
     (``error``) and ``message`` columns.
     """
@@ -275,32 +281,31 @@ def run_cell(cell: Cell) -> CellResult:
         if m.label in kept:  # planned in an earlier run: its plan columns and plan are kept
             old, rec = kept[m.label]
             r.update({c: old.get(c) for c in PLAN_COLUMNS})
-            if rec is not None:
-                stock = np.zeros(inst.n, dtype=np.int64)
-                stock[order[np.asarray(rec["rank"], dtype=np.int64)]] = rec["units"]
-                stocks[m.label] = stock
-                records.append(rec)
-            continue
-        t = time.perf_counter()
-        try:
-            plan, stock = _plan(inst, m, cell.seed)
-        except Exception as e:  # noqa: BLE001
-            r.update(status="error", message=error_text(e), plan_s=time.perf_counter() - t)
-            continue
-        r["plan_s"] = time.perf_counter() - t
-        r.update(
-            status=plan.status,
-            message=_one_line(plan.message or ""),
-            objective=_num(plan.objective),
-            mip_bound=_num(plan.bound),
-            mip_gap=_num(plan.gap),
-            products=int(np.count_nonzero(stock)),
-            units=int(stock.sum()),
-            tail_products=int(np.count_nonzero(stock[tail])),
-            tail_units=int(stock[tail].sum()),
-        )
-        if plan.status in (ERROR, INFEASIBLE):
-            continue
+            if rec is None or r["status"] in (ERROR, INFEASIBLE):
+                continue
+            stock = np.zeros(inst.n, dtype=np.int64)
+            stock[order[np.asarray(rec["rank"], dtype=np.int64)]] = rec["units"]
+        else:
+            t = time.perf_counter()
+            try:
+                plan, stock = _plan(inst, m, cell.seed)
+            except Exception as e:  # noqa: BLE001
+                r.update(status="error", message=error_text(e), plan_s=time.perf_counter() - t)
+                continue
+            r["plan_s"] = time.perf_counter() - t
+            r.update(
+                status=plan.status,
+                message=_one_line(plan.message or ""),
+                objective=_num(plan.objective),
+                mip_bound=_num(plan.bound),
+                mip_gap=_num(plan.gap),
+                products=int(np.count_nonzero(stock)),
+                units=int(stock.sum()),
+                tail_products=int(np.count_nonzero(stock[tail])),
+                tail_units=int(stock[tail].sum()),
+            )
+            if plan.status in (ERROR, INFEASIBLE):
+                continue
         stocks[m.label] = stock
         pos = np.flatnonzero(stock)
         idx = np.argsort(rank[pos], kind="stable")

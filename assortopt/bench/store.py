@@ -43,6 +43,7 @@ __all__ = [
     "partial_cells",
     "prepare",
     "read_results",
+    "replace_cells",
     "write_cell",
 ]
 
@@ -62,13 +63,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _csv_text(rows: Iterable[dict[str, Any]], header: bool = False) -> str:
+def _csv_text(
+    rows: Iterable[dict[str, Any]], header: bool = False, columns: Iterable[str] = COLUMNS
+) -> str:
+    columns = tuple(columns)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     if header:
-        w.writerow(COLUMNS)
+        w.writerow(columns)
     for r in rows:
-        w.writerow([_fmt(r.get(c)) for c in COLUMNS])
+        w.writerow([_fmt(r.get(c)) for c in columns])
     return buf.getvalue()
 
 
@@ -118,6 +122,32 @@ def write_cell(out: Path, rows: list[dict[str, Any]], records: list[dict[str, An
             out / PLANS_JSONL, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
         )
     _append(out / RESULTS_CSV, _csv_text(rows))
+
+
+def replace_cells(
+    out: Path, results: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+) -> None:
+    """Replace the rows and plan records of the cells keyed in ``results`` by new ones.
+
+    Every other line of results.csv and plans.jsonl is kept as it is; each file is rewritten
+    atomically (then `canonical_order` puts the cells back in configuration order). The new
+    rows are written in the file's own columns (a file of an older version may lack columns
+    added since): `OptionError` if a new row has a value in a column the file lacks.
+    """
+    csv_path = out / RESULTS_CSV
+    lines = _complete_lines(csv_path)
+    columns = next(csv.reader([lines[0]]))
+    rows_new = [row for rows, _ in results.values() for row in rows]
+    lost = sorted({c for r in rows_new for c in r if c not in columns and _fmt(r[c]) != ""})
+    if lost:
+        raise OptionError(f"{csv_path}: has no column(s) {', '.join(lost)} for the new rows")
+    keep = [ln for ln in lines[1:] if ln and next(csv.reader([ln]))[0] not in results]
+    new_rows = _csv_text(rows_new, columns=columns)
+    _replace(csv_path, "\n".join([lines[0], *keep]) + "\n" + new_rows)
+    plans = out / PLANS_JSONL
+    kept = [ln for ln in _complete_lines(plans) if ln and json.loads(ln)["cell"] not in results]
+    new_recs = [json.dumps(r, separators=(",", ":")) for _, recs in results.values() for r in recs]
+    _replace(plans, "".join(ln + "\n" for ln in [*kept, *new_recs]))
 
 
 def _recover(out: Path, cells: dict[str, Cell]) -> set[str]:
@@ -205,7 +235,8 @@ def canonical_order(out: Path, cells: list[Cell]) -> None:
     lines = _complete_lines(csv_path)
     body = [ln for ln in lines[1:] if ln]
     parsed = [(next(csv.reader([ln])), ln) for ln in body]
-    ci, mi = COLUMNS.index("cell"), COLUMNS.index("method")
+    header = next(csv.reader([lines[0]]))  # the file's own (an older file may lack columns)
+    ci, mi = header.index("cell"), header.index("method")
     parsed.sort(key=lambda p: key(p[0][ci], p[0][mi]))
     _replace(csv_path, "\n".join([lines[0], *(ln for _, ln in parsed)]) + "\n")
     plans = out / PLANS_JSONL

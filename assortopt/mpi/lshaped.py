@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..solver import FEASIBLE, OPTIMAL, SolverOptions, gap_of
+from ..solver import ERROR, FEASIBLE, OPTIMAL, SolverOptions, gap_of
 from . import contract
 from .result import MPIResult
 
@@ -97,17 +97,19 @@ def run_lshaped(
     st = r.extra["stats"]
     bound = float(st.upper) if np.isfinite(st.upper) else None
     ok = r.status == OPTIMAL
+    # the decomposition's incumbent is always feasible; cut before its first one, there is none
+    has = bool(np.isfinite(r.objective))
     return MPIResult(
-        status=OPTIMAL if ok else FEASIBLE,  # the decomposition's incumbent is always feasible
+        status=OPTIMAL if ok else (FEASIBLE if has else ERROR),
         termination=r.termination,
-        stock=r.stock_frac,
-        objective=float(r.objective),
+        stock=r.stock_frac if has else None,
+        objective=float(r.objective) if has else None,
         bound=bound,
-        gap=gap_of(r.objective, bound),
+        gap=gap_of(r.objective, bound) if has else None,
         decomposition="lshaped",
         ranks=comm.Get_size(),
         time_s=0.0,
-        message="" if ok else f"lshaped: {r.message}",
+        message="" if ok else f"lshaped: {r.message or 'no incumbent within the time limit'}",
         extra={
             "iterations": st.iterations,
             "exact_solves": st.exact_solves,

@@ -4,7 +4,9 @@ so the reported gap is certified (models/mpi.md)."""
 
 from __future__ import annotations
 
+import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -69,21 +71,182 @@ def _rho_setter(inst: Instance, factor: float) -> Any:
     return setter
 
 
+def _probe(
+    names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float
+) -> tuple[float, float]:
+    """(seconds to build one scenario model, seconds to compile and solve it by HiGHS).
+
+    Solved with the thread count mpi-sppy's solves use (`_cfg`): HiGHS sizes one task
+    scheduler per process at its first run, and a later run asking for another thread count
+    fails (mpi-sppy's scenario solves then ended with status unknown).
+    """
+    from ..solver import solve_lp
+    from ..solver.pyomo_bridge import compile_model
+    from .ef import build_seconds
+
+    per_build, _ = build_seconds(names, kw)
+    # each probe solve gets a quarter of the time left: one cut there prices a round too long
+    left = options.time_limit - (time.perf_counter() - t0) if options.time_limit else None
+    if left is not None and left <= 0:
+        return per_build, float("inf")
+    options = replace(
+        options,
+        threads=int(options.threads or 1),
+        time_limit=None if left is None else left / 4,
+    )
+    took = []
+    for name in names[:2]:  # the faster of two: the first solve also warms HiGHS up
+        m = contract.scenario_creator(name, **kw)
+        t = time.perf_counter()
+        lp, _ = compile_model(m)
+        solve_lp(lp, options)
+        took.append(time.perf_counter() - t)
+    return per_build, min(took)
+
+
+def _budget(
+    comm: Any, names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float
+) -> tuple[float | None, float, str]:
+    """PH's own time limit (from its start, now) so that the wheel ends by ``t0`` + the limit,
+    or None when the scenario models and two rounds of scenario solves (PH's iteration 0 and
+    one inner-bound evaluation) would not fit; then the priced round's seconds and the reason.
+
+    mpi-sppy checks its limit only between PH iterations and every cylinder finishes its round
+    of scenario solves after that, so the limit given to it is the time left less 2 rounds,
+    priced collectively from one scenario model built and solved on every rank (the slowest).
+    """
+    limit = options.time_limit
+    assert limit is not None
+    size = comm.Get_size()
+    cylinders = 3 if size % 3 == 0 else 2
+    local = math.ceil(len(names) / max(size // cylinders, 1))  # scenarios a rank holds
+    probe = _probe(names, kw, options, t0)
+    got = comm.allgather((*probe, t0 + limit - time.perf_counter()))
+    per_build = max(g[0] for g in got)
+    per_solve = max(g[1] for g in got)
+    left = min(g[2] for g in got)
+    build, rnd = local * per_build, local * per_solve
+    why = f"build {build:.2f} s, round {rnd:.2f} s, left {left:.2f} s"
+    if build + 2 * rnd > left:
+        return (
+            None,
+            rnd,
+            (
+                f"{local} scenario models per rank would take about {build:.1f} s to build and "
+                f"a round of their solves {rnd:.1f} s (one: {per_build:.3f} s and "
+                f"{per_solve:.3f} s); PH needs the build and two rounds, {max(left, 0):.1f} s "
+                "of the time limit were left"
+            ),
+        )
+    return max(left - 2 * rnd - 0.05 * limit, 1e-3), rnd, why
+
+
+#: PH's first iteration (W and proximal terms in every scenario objective) priced at this many
+#: times iteration 0: on chocolate (spill-mip, K = 100, 2 ranks) 9.3 s after 3.5 s.
+ITERK_OVER_ITER0 = 3.0
+
+
+class _Deadline:
+    """Set by `run_wheel`: the perf_counter time by which PH's hub must have stopped."""
+
+    end: float = float("inf")
+    #: set on a hub rank when the extension stopped PH (rank 0 is a hub rank)
+    hit: bool = False
+
+
+def _deadline_extension() -> type:
+    """An mpi-sppy extension stopping the PH hub before an iteration that would end past
+    `_Deadline.end`, priced by the last iteration's wall time (1.2 times it; for the first,
+    `ITERK_OVER_ITER0` times iteration 0's). mpi-sppy checks its time limit right after the
+    ``miditer`` hook: the hook lowers that limit, so the hub stops there instead of running
+    the iteration."""
+    from mpisppy.extensions.extension import Extension
+
+    class DeadlineExtension(Extension):
+        def __init__(self, ph: Any) -> None:
+            super().__init__(ph)
+            self.mark: float | None = None
+            self.round = 0.0
+
+        def pre_iter0(self) -> None:
+            self.mark = time.perf_counter()
+
+        def post_iter0(self) -> None:
+            now = time.perf_counter()
+            self.round = ITERK_OVER_ITER0 * (now - (self.mark or now))
+            self.mark = None
+
+        def miditer(self) -> None:
+            now = time.perf_counter()
+            if self.mark is not None:  # from the previous miditer: one whole iteration
+                self.round = now - self.mark
+            self.mark = now
+            end = _Deadline.end - 1.2 * self.round
+            self.opt.options["time_limit"] = max(end - self.opt.start_time, 0.0)
+            _Deadline.hit = now >= end
+
+    return DeadlineExtension
+
+
+def _refused(comm: Any, how: str, why: str) -> MPIResult | None:
+    if comm.Get_rank() != 0:
+        return None
+    return MPIResult(
+        status=ERROR,
+        termination=Termination.TIME_LIMIT,
+        stock=None,
+        objective=None,
+        bound=None,
+        gap=None,
+        decomposition=how,
+        ranks=comm.Get_size(),
+        time_s=0.0,
+        message=f"{how}: not started: {why}",
+    )
+
+
 def run_wheel(
-    comm: Any, kw: dict[str, Any], options: SolverOptions, prm: dict[str, Any], how: str
+    comm: Any,
+    kw: dict[str, Any],
+    options: SolverOptions,
+    prm: dict[str, Any],
+    how: str,
+    t0: float | None = None,
 ) -> MPIResult | None:
-    """PH via WheelSpinner: hub + xhatshuffle spoke, + Lagrangian spoke when P % 3 == 0."""
+    """PH via WheelSpinner: hub + xhatshuffle spoke, + Lagrangian spoke when P % 3 == 0.
+
+    Under ``options.time_limit`` (counted from ``t0``, perf_counter) the run is priced first
+    (`_budget`): refused (``error``, termination ``time_limit``) when it cannot fit, else
+    mpi-sppy gets the time left less two priced rounds, the hub stops before an iteration that
+    would end past the limit less a round for the spokes (`_deadline_extension`, timed on the
+    iterations themselves), and every scenario solve gets at most the time left.
+    """
     import mpisppy.utils.cfg_vanilla as vanilla
     from mpisppy.spin_the_wheel import WheelSpinner
 
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() if t0 is None else t0
     size = comm.Get_size()
     names = contract.scenario_names_creator(kw["num_scens"])
+    ph_limit, why = None, ""
+    if options.time_limit is not None:
+        with guarded(comm, "pricing the PH run"):
+            ph_limit, rnd, why = _budget(comm, names, kw, options, t0)
+        if ph_limit is None:
+            return _refused(comm, how, why)
+        # the hub stops in time for the spokes to finish a round of their own
+        _Deadline.end, _Deadline.hit = t0 + 0.95 * options.time_limit - rnd, False
+        left = max(t0 + options.time_limit - time.perf_counter(), 1e-3)
+        options = replace(options, time_limit=left)  # each scenario solve: at most the time left
     cfg = _cfg(options, prm, kw["num_scens"])
+    cfg.time_limit = ph_limit
+    t_spin = time.perf_counter()
     beans = (cfg, contract.scenario_creator, contract.scenario_denouement, names)
     data = contract.scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
     hub = vanilla.ph_hub(
-        *beans, scenario_creator_kwargs=kw, rho_setter=_rho_setter(data.inst, prm["rho"])
+        *beans,
+        scenario_creator_kwargs=kw,
+        rho_setter=_rho_setter(data.inst, prm["rho"]),
+        ph_extensions=_deadline_extension() if ph_limit is not None else None,
     )
     spokes: list[dict[str, Any]] = []
     if size % 3 == 0:
@@ -94,6 +257,7 @@ def run_wheel(
     )
     wheel = WheelSpinner(hub, spokes)
     wheel.spin()
+    spin_s = time.perf_counter() - t_spin
     captured: dict[str, float] = {}
 
     def capture(_file: str, scenario: Any, bundling: bool) -> None:
@@ -118,10 +282,9 @@ def run_wheel(
     inner_f = float(inner) if inner is not None and np.isfinite(inner) else None
     outer_f = float(outer) if outer is not None and np.isfinite(outer) else None
     gap = gap_of(inner_f, outer_f)
-    limit = options.time_limit
     stopped = (
         Termination.TIME_LIMIT
-        if limit is not None and time.perf_counter() - t0 >= 0.9 * limit
+        if ph_limit is not None and (_Deadline.hit or time.perf_counter() - t_spin >= ph_limit)
         else Termination.ITERATION_LIMIT
     )
     if stock is None or inner_f is None:
@@ -142,5 +305,5 @@ def run_wheel(
         ranks=size,
         time_s=0.0,
         message=msg,
-        extra={"cylinders": cylinders},
+        extra={"cylinders": cylinders, "priced": why, "ph_time_limit": ph_limit, "spin_s": spin_s},
     )

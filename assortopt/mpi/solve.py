@@ -13,6 +13,7 @@ import numpy as np
 from ..exceptions import InstanceError, OptionError
 from ..instance import Instance, load_instance
 from ..solver import ERROR, FEASIBLE, HEURISTIC, OPTIMAL, SolverOptions
+from ..solver.status import Termination
 from .comm import abort, agree, stdout_to_stderr
 from .contract import check_method
 from .ef import run_ef
@@ -89,6 +90,8 @@ def solve_mpi(
     comm = MPI.COMM_WORLD
     options = options or SolverOptions()
     err: BaseException | None = None
+    _import_engine(decomposition)
+    # the time limit counts from here: imports are start-up, as in the single-process solve
     t0 = time.perf_counter()
     try:
         check_method(method)
@@ -120,11 +123,11 @@ def solve_mpi(
     try:
         with stdout_to_stderr():
             if decomposition == "ef":
-                res = run_ef(comm, kw, options)
+                res = run_ef(comm, kw, options, t0)
             elif decomposition == "lshaped":
                 res = run_lshaped(comm, kw, options, prm, t0)
             else:
-                res = run_wheel(comm, kw, options, prm, decomposition)
+                res = run_wheel(comm, kw, options, prm, decomposition, t0)
     except SystemExit:
         raise
     except BaseException as exc:  # noqa: BLE001
@@ -134,15 +137,31 @@ def solve_mpi(
         return None
     assert res is not None
     res.time_s = time.perf_counter() - t0
-    return _solution(inst, method, res, scenarios, seed, options, eval_reps)
+    return _solution(inst, method, res, scenarios, seed, options, eval_reps, t0)
+
+
+def _import_engine(decomposition: str) -> None:
+    """Import mpi-sppy's modules the decomposition uses (seconds of start-up on every rank)."""
+    try:
+        import mpisppy.utils.sputils  # noqa: F401
+
+        if decomposition == "ph":
+            import mpisppy.spin_the_wheel  # noqa: F401
+            import mpisppy.utils.cfg_vanilla  # noqa: F401
+    except ImportError:  # reported by the run itself, with its message
+        pass
 
 
 def _saa_lp_plan(
-    inst: Instance, res: MPIResult, scenarios: int, seed: int, options: SolverOptions
+    inst: Instance, res: MPIResult, scenarios: int, seed: int, options: SolverOptions, t0: float
 ) -> Any:
-    """Round the SAA-LP's fractional stock exactly as the ``saa-lp-all`` method does."""
+    """Round the SAA-LP's fractional stock exactly as the ``saa-lp-all`` method does, in the
+    time left of ``options.time_limit`` since ``t0``."""
     from ..methods.base import Plan
     from ..methods.baselines import round_saa_stock
+    from ..solver import time_left
+
+    options = time_left(options, t0)
 
     x = np.asarray(res.stock)
     c = inst.max_products
@@ -154,8 +173,13 @@ def _saa_lp_plan(
         plan = get_method("saa-lp-all")(inst, req)
         plan.message += "; max_products binds: rounded by the single-process saa-lp-all"
         return plan
-    q, obj, _ = round_saa_stock(inst, x, "simulate", scenarios, seed, float(res.objective or 0.0))
-    return Plan(q, status=HEURISTIC, objective=obj, termination=res.termination)
+    q, obj, cut = round_saa_stock(
+        inst, x, "simulate", scenarios, seed, float(res.objective or 0.0), options.time_limit
+    )
+    if not cut:
+        return Plan(q, status=HEURISTIC, objective=obj, termination=res.termination)
+    msg = "the simulated rounding stopped at the time limit"
+    return Plan(q, status=HEURISTIC, objective=obj, message=msg, termination=Termination.TIME_LIMIT)
 
 
 def _solution(
@@ -166,7 +190,9 @@ def _solution(
     seed: int,
     options: SolverOptions,
     eval_reps: int,
+    t0: float,
 ) -> Any:
+    """The solution on rank 0; its ``plan_s`` runs from ``t0`` to the rounded plan."""
     from ..methods.base import Plan
     from ..packaging import package
 
@@ -190,7 +216,7 @@ def _solution(
             termination=res.termination,
         )
     elif method == "saa-lp-all":
-        plan = _saa_lp_plan(inst, res, scenarios, seed, options)
+        plan = _saa_lp_plan(inst, res, scenarios, seed, options, t0)
         plan.extra.update(extra)
         plan.extra["saa_objective"] = res.objective
         if res.message:
@@ -212,6 +238,6 @@ def _solution(
         seed=seed,
         scenarios=scenarios,
         eval_reps=eval_reps,
-        timings={"plan_s": res.time_s},
+        timings={"plan_s": time.perf_counter() - t0},
         params={"mpi": True, "decomposition": res.decomposition},
     )
