@@ -56,6 +56,17 @@ def _write(path: Path, rows: list[list[str]]) -> None:
     path.write_text(buf.getvalue())
 
 
+def _two_sweeps(tmp_path: Path):
+    """The config, one sweep kept as the truth and an identical one to doctor and rerun."""
+    cfg_path = tmp_path / "cfg.toml"
+    cfg_path.write_text(textwrap.dedent(CONFIG))
+    cfg = load_config(cfg_path)
+    full = run_bench(cfg, tmp_path / "full", progress=False)
+    out = tmp_path / "out"
+    run_bench(cfg, out, progress=False)
+    return cfg_path, cfg, full, out
+
+
 def test_allowance_is_the_readme_rule():
     assert allowance(0.01) == 0.01 + 2.0
     assert allowance(60.0) == 66.0
@@ -63,12 +74,7 @@ def test_allowance_is_the_readme_rule():
 
 
 def test_rerun_plans_only_the_over_rows_and_recomputes_their_cells(tmp_path):
-    cfg_path = tmp_path / "cfg.toml"
-    cfg_path.write_text(textwrap.dedent(CONFIG))
-    cfg = load_config(cfg_path)
-    full = run_bench(cfg, tmp_path / "full", progress=False)
-    out = tmp_path / "out"
-    run_bench(cfg, out, progress=False)
+    cfg_path, cfg, full, out = _two_sweeps(tmp_path)
     rows = _lines(out / "results.csv")
     col = {c: i for i, c in enumerate(rows[0])}
     cells = sorted({r[col["cell"]] for r in rows[1:]})
@@ -138,12 +144,7 @@ def test_cli_refuses_a_foreign_directory(tmp_path):
 def test_rerun_keeps_the_columns_of_an_older_results_file(tmp_path):
     """A results.csv written before the vendors columns existed: the rerun writes its rows in
     the file's own columns and keeps the cells in configuration order."""
-    cfg_path = tmp_path / "cfg.toml"
-    cfg_path.write_text(textwrap.dedent(CONFIG))
-    cfg = load_config(cfg_path)
-    full = run_bench(cfg, tmp_path / "full", progress=False)
-    out = tmp_path / "out"
-    run_bench(cfg, out, progress=False)
+    cfg_path, cfg, full, out = _two_sweeps(tmp_path)
     rows = _lines(out / "results.csv")
     drop = [rows[0].index(c) for c in ("vendors", "vendor_by")]
     rows = [[v for i, v in enumerate(r) if i not in drop] for r in rows]

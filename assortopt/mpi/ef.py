@@ -6,11 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..solver import ERROR, SolverOptions
-from ..solver.status import Termination
+from ..solver import SolverOptions
 from .comm import abort
 from .contract import scenario_creator, scenario_names_creator, stock_from_block
-from .result import MPIResult
+from .result import MPIResult, out_of_time
 
 __all__ = ["run_ef"]
 
@@ -86,18 +85,7 @@ def run_ef(
                 raise _OutOfTime("the time limit ran out while compiling the extensive form")
         except _OutOfTime as exc:
             comm.Barrier()
-            return MPIResult(
-                status=ERROR,
-                termination=Termination.TIME_LIMIT,
-                stock=None,
-                objective=None,
-                bound=None,
-                gap=None,
-                decomposition="ef",
-                ranks=comm.Get_size(),
-                time_s=0.0,
-                message=f"ef: {exc}",
-            )
+            return out_of_time("ef", comm.Get_size(), f"ef: {exc}")
         r = solve_lp(lp, options if limit is None else time_left(options, t0))
         stock = None
         if r.x is not None:

@@ -16,7 +16,7 @@ from ..solver import ERROR, FEASIBLE, OPTIMAL, SolverOptions, gap_of
 from ..solver.status import Termination
 from . import contract
 from .comm import guarded
-from .result import MPIResult
+from .result import MPIResult, out_of_time
 
 __all__ = ["run_wheel"]
 
@@ -191,18 +191,7 @@ def _deadline_extension() -> type:
 def _refused(comm: Any, how: str, why: str) -> MPIResult | None:
     if comm.Get_rank() != 0:
         return None
-    return MPIResult(
-        status=ERROR,
-        termination=Termination.TIME_LIMIT,
-        stock=None,
-        objective=None,
-        bound=None,
-        gap=None,
-        decomposition=how,
-        ranks=comm.Get_size(),
-        time_s=0.0,
-        message=f"{how}: not started: {why}",
-    )
+    return out_of_time(how, comm.Get_size(), f"{how}: not started: {why}")
 
 
 def run_wheel(

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..solver.status import Termination
+from ..solver.status import ERROR, Termination
 
-__all__ = ["MPIResult"]
+__all__ = ["MPIResult", "out_of_time"]
 
 
 @dataclass
@@ -32,3 +32,19 @@ class MPIResult:
     time_s: float
     message: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def out_of_time(how: str, ranks: int, message: str) -> MPIResult:
+    """The result of a run stopped (or never started) by the time limit: no plan, ``error``."""
+    return MPIResult(
+        status=ERROR,
+        termination=Termination.TIME_LIMIT,
+        stock=None,
+        objective=None,
+        bound=None,
+        gap=None,
+        decomposition=how,
+        ranks=ranks,
+        time_s=0.0,
+        message=message,
+    )
