@@ -68,12 +68,19 @@ def test_spill_mip_without_incumbent_returns_the_warm_start(chocolate, monkeypat
         return SolveResult(status=ERROR, termination=Termination.TIME_LIMIT, message="cut")
 
     monkeypatch.setattr(Formulation, "solve", stopped)
-    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
-    heur = solve(chocolate, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
-    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
-    assert "not completed in time" in sol.plan.message
-    np.testing.assert_array_equal(sol.stock, heur.stock)
+    sol = _gives_the_warm_start(chocolate, "not completed in time")
     assert sol.stock.sum() > 0
+
+
+def _gives_the_warm_start(inst, why: str):
+    """spill-mip under a 30 s limit returns its warm start (the heuristic with the half it gets),
+    as a time-limited feasible plan whose message says ``why``."""
+    sol = solve(inst, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
+    heur = solve(inst, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
+    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
+    assert why in sol.plan.message
+    np.testing.assert_array_equal(sol.stock, heur.stock)
+    return sol
 
 
 # ----------------------------------------------------------------------------- HiGHS
@@ -251,11 +258,7 @@ def test_spill_mip_not_started_when_its_root_lp_cannot_finish(chocolate, monkeyp
 
     monkeypatch.setattr(spill_method, "solve_lp", unfinished)
     monkeypatch.setattr(Formulation, "solve", never)
-    sol = solve(chocolate, "spill-mip", scenarios=10, eval_reps=0, time_limit=30.0)
-    heur = solve(chocolate, "heuristic", scenarios=10, eval_reps=0, time_limit=15.0)
-    assert sol.status == FEASIBLE and sol.plan.termination is Termination.TIME_LIMIT
-    assert "LP relaxation did not finish" in sol.plan.message
-    np.testing.assert_array_equal(sol.stock, heur.stock)
+    _gives_the_warm_start(chocolate, "LP relaxation did not finish")
 
 
 def test_spill_mip_bound_is_at_most_its_relaxation(chocolate) -> None:

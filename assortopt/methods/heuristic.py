@@ -223,6 +223,12 @@ def best_single(inst: Instance, s_star: np.ndarray, tries: int = SINGLE_TRIES) -
     return best
 
 
+#: Share of the time left that the SAA-LP of the quantity step gets: its fallback, the spill
+#: newsvendor, needs time of its own (27 s for |S| = 288 on the dense chain of a 1,000-product
+#: nested logit, after an SAA-LP that used the whole time left: 118 s at a 90 s limit).
+SAA_LP_SHARE = 2 / 3
+
+
 def _quantities(
     inst: Instance,
     keep: np.ndarray,
@@ -235,29 +241,7 @@ def _quantities(
     """Fractional stock on the kept set: the SAA-LP (``"saa-lp"``) or the pooled newsvendor.
 
     Under a commitment the SAA-LP holds the committed stock fixed (`solve_saa_lp`'s
-    ``committed``: the decomposition on a pooled set, as without one); every mode's result then
-    carries the committed units exactly."""
-    x, info = _free_quantities(inst, keep, demand, req, mode, seed, time_limit)
-    if req.committed is None:
-        return x, info
-    return np.where(req.committed >= 0, req.committed, x), info
-
-
-#: Share of the time left that the SAA-LP of the quantity step gets: its fallback, the spill
-#: newsvendor, needs time of its own (27 s for |S| = 288 on the dense chain of a 1,000-product
-#: nested logit, after an SAA-LP that used the whole time left: 118 s at a 90 s limit).
-SAA_LP_SHARE = 2 / 3
-
-
-def _free_quantities(
-    inst: Instance,
-    keep: np.ndarray,
-    demand: PooledDemand,
-    req: PlanRequest,
-    mode: str,
-    seed: int,
-    time_limit: float | None,
-) -> tuple[np.ndarray, dict[str, Any]]:
+    ``committed``); the caller then sets every mode's committed units exactly."""
     info: dict[str, Any] = {}
     if mode == "newsvendor":
         return newsvendor_plan(inst, demand, keep, constraints=False).astype(float), info
@@ -452,6 +436,8 @@ def heuristic(inst: Instance, req: PlanRequest) -> Plan:
         if saa_tl is not None:
             tl = float(saa_tl) if tl is None else min(float(saa_tl), tl)
         x, info = _quantities(inst, keep, demand, req, mode, req.seed + rnd - 1, tl)
+        if req.committed is not None:
+            x = np.where(req.committed >= 0, req.committed, x)
         if info.get("saa_fallback") and info.get("saa_termination") == "time_limit":
             cut.append("SAA-LP (spill stock instead)")
         if rnd == 1:
