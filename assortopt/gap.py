@@ -93,8 +93,10 @@ def replication_gap(
     overestimate); ẑ the plan's value in the same model. Raises `OptionError` when the plan
     breaks a constraint the model enforces (budget, ``max_products``).
 
-    ``options.time_limit`` covers the whole replication: the SAA solve (model building
-    included) ends at two thirds of it, the plan's valuation gets the rest (`time_left`).
+    ``options.time_limit`` covers the whole replication: in ``mip`` the SAA solve ends at two
+    thirds of it and the plan is simulated; in the fluid models the plan is valued first (up
+    to half of it, from the plan's sell-first second stage in ``spill-mip``), and the SAA
+    solve, started from the plan, gets the rest (`time_left`).
     """
     t0 = time.perf_counter()
     options = options or SolverOptions(mip_gap=1e-6, threads=1)
@@ -131,12 +133,10 @@ def replication_gap(
         f = build_saa_lp(inst, counts)
     else:
         raise OptionError(f"gap: model must be one of {', '.join(GAP_MODELS)}, got {model!r}")
-    res = f.solve(time_left(options, t0, 2 / 3))
-    proven = res.status == OPTIMAL
-    z = res.objective if proven else res.bound
-    if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
-        raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
+    # the plan's valuation first (it needs little time, and without it there is no estimate);
+    # the SAA solve then gets the time left
     cols = f.var_blocks["stock"].cols.ravel()
+    free = f.lp.col_lo.copy(), f.lp.col_hi.copy()
     hi = f.lp.col_hi[cols]
     # units beyond the model's stock bound never sell (the bound is the largest inflow): they
     # only cost
@@ -145,17 +145,31 @@ def replication_gap(
     _fix(f.lp, cols, qq)
     if "carry" in f.var_blocks:
         _fix(f.lp, f.var_blocks["carry"].cols.ravel(), (q > 0).astype(np.float64))
-    r = f.solve(time_left(options, t0))
+    start = None
+    if model == "spill-mip":  # the plan's sell-first second stage: HiGHS may find none in time
+        from .models.spill_mip import complete_start
+
+        left = time_left(options, t0, 1 / 2).time_limit
+        start = complete_start(f, qq, None if left is None else time.perf_counter() + left)
+    r = f.solve(time_left(options, t0, 1 / 2), start=start)
     if r.status == INFEASIBLE:
         raise OptionError(
             f"gap: the plan is infeasible in the {model} model (budget or max_products broken?)"
         )
-    if r.x is None or r.status != OPTIMAL:
+    if r.x is None or r.objective is None:
         raise SolverError(
             f"gap: valuing the plan in the {model} model stopped ({r.termination.value}: "
             f"{r.message or r.engine_status}); raise --time-limit"
         )
-    return float(z), float(r.objective) - excess, proven
+    f.lp.col_lo[:], f.lp.col_hi[:] = free
+    res = f.solve(time_left(options, t0), start=r.x if f.lp.is_feasible(r.x) else None)
+    proven = res.status == OPTIMAL
+    z = res.objective if proven else res.bound
+    if z is None or not math.isfinite(z):  # no bound either (e.g. cut before the root)
+        raise OptionError("gap: the SAA solve found no solution (raise --time-limit)")
+    # a valuation cut short keeps its best second stage: at most the plan's value, so the gap
+    # stays an overestimate, and the replication counts as not proven
+    return float(z), float(r.objective) - excess, proven and r.status == OPTIMAL
 
 
 def gap_ci(
@@ -185,8 +199,10 @@ def gap_ci(
         Seconds for all the replications (on each MPI rank, for its share), model building
         included: each replication gets the time left over the replications left, two thirds
         for the SAA solve (an unfinished solve contributes its bound: still valid), the rest
-        for valuing the plan (a valuation cut short raises `SolverError`: no estimate is
-        better than a wrong one). With no time left before a replication starts, `SolverError`.
+        for valuing the plan (a valuation cut short contributes its best second stage, at most
+        the plan's value, so the gap stays an overestimate; one with no solution at all raises
+        `SolverError`: no estimate is better than a wrong one). With no time left before a
+        replication starts, `SolverError`.
     comm
         An MPI communicator to spread the replications over (default: ``MPI.COMM_WORLD`` when
         mpi4py is already imported, as under ``python -m mpi4py``, and has more than one

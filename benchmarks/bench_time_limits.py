@@ -254,7 +254,9 @@ def run_mpi(a: argparse.Namespace) -> None:
                     p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp)
                     call_s = time.perf_counter() - t0
                     if p.returncode != 0 and not (method != "gap" and out.exists()):
-                        line = (p.stderr.strip().splitlines() or ["?"])[-1]
+                        lines = p.stderr.strip().splitlines() or ["?"]
+                        # the failing rank's one line, not mpiexec's "Abort(...)" after it
+                        line = next((x for x in lines if x.startswith("assortopt")), lines[-1])
                         print(f"    exit {p.returncode}: {line[:160]}")
                         tally.row(name, run, lim, None, call_s, "CRASH", f"exit{p.returncode}")
                         continue

@@ -92,6 +92,43 @@ def test_sample_path_scenarios_rebuild_the_mip_ef():
     assert r.objective == pytest.approx(ref.objective, rel=1e-7)
 
 
+@pytest.mark.parametrize("method", ["mip", "spill-mip"])
+def test_ef_start_is_the_plans_value(method):
+    """The extensive form's warm start (`ef_start`) is feasible and worth what the plan is
+    worth on the same K scenarios: the simulated mean profit (sample-path MIP) or the
+    single-process spill MIP's sell-first start. Without it, HiGHS found no solution of the
+    mip EF of chocolate (K = 100) in 11 s of a 20 s limit (status error)."""
+    import mpisppy.utils.sputils as sputils
+
+    from assortopt.models.spill_mip import complete_start
+    from assortopt.mpi import scenario_creator, scenario_names_creator
+    from assortopt.mpi.contract import scenario_data
+    from assortopt.mpi.ef import ef_start
+    from assortopt.sampling import sample_streams
+    from assortopt.simulation import simulate_stream
+    from assortopt.solver.pyomo_bridge import compile_model as _compile
+
+    inst = load_instance(TINY)
+    kw = {"inst_path": str(TINY), "method": method, "num_scens": 8, "seed": 3}
+    names = scenario_names_creator(8)
+    ef = sputils.create_EF(names, scenario_creator, scenario_creator_kwargs=kw,
+                           suppress_warnings=True)  # fmt: skip
+    lp, columns = _compile(ef)
+    for stock in ([0, 0, 0, 0], [2, 1, 0, 3], [5, 5, 5, 5]):
+        q = np.array(stock, np.int64)
+        x = ef_start(ef, names, columns, kw, q)
+        assert lp.is_feasible(x)
+        if method == "mip":  # units beyond U (a unit no scenario can sell) are not bought
+            data = scenario_data(str(TINY), "mip", 8, 3)
+            qq = np.zeros(inst.n, np.int64)
+            qq[data.products] = np.minimum(q[data.products], data.stock_hi)
+            truth = simulate_stream(inst, qq, sample_streams(inst, 8, 3)).profits.mean()
+        else:
+            f = build_spill_mip(inst, first_choice_counts(inst, None, 8, 3))
+            truth = f.lp.objective_value(complete_start(f, q.astype(float)))
+        assert lp.objective_value(x) == pytest.approx(truth, rel=1e-9, abs=1e-9)
+
+
 def test_ph_certifies_a_small_gap(tmp_path):
     path = tmp_path / "big.json"
     generate_file("sparse", 3, 20000, 1, path)
@@ -300,16 +337,19 @@ def test_gap_interval_against_the_exact_optimum(tmp_path):
     assert p.returncode == 2 and "replications" in p.stderr
 
 
-@pytest.mark.parametrize("decomposition", ["ef", "ph"])
-def test_short_time_limit_holds(tmp_path, decomposition):
+@pytest.mark.parametrize(
+    "method,decomposition",
+    [("spill-mip", "ef"), ("spill-mip", "ph"), ("saa-lp-all", "lshaped")],
+)
+def test_short_time_limit_holds(tmp_path, method, decomposition):
     """--time-limit 1 on chocolate (K = 100): the planning time stays within the rule's
     allowance L + max(0.1 L, 2 s) = 3 s, doubled for a loaded machine (before the build and
     PH were priced against the time left: 5.3 s for ef, 17.5 s for ph). Out of time, the run
     is `error` (exit 1) with termination time_limit and no stock, or a plan stopped at the
-    limit."""
+    limit; `lshaped` leaves its rounding a priced share of the limit (`_rounding_reserve`)."""
     out = tmp_path / "short.json"
     p = _mpi(
-        "solve", str(ROOT / "instances" / "chocolate.json"), "--method", "spill-mip", "--mpi",
+        "solve", str(ROOT / "instances" / "chocolate.json"), "--method", method, "--mpi",
         "--decomposition", decomposition, "--time-limit", "1", "--eval-reps", "0",
         "-o", str(out),
     )  # fmt: skip
@@ -335,3 +375,27 @@ def test_cli_gap_spreads_the_replications_over_the_ranks(tmp_path):
     ref = gap_ci(inst, np.zeros(inst.n, np.int64), replications=4, scenarios=5, seed=0)
     assert d["gaps"] == pytest.approx(ref.gaps)
     assert d["wall_s"] > 0
+
+
+def test_build_floor_refuses_before_any_pyomo_model(monkeypatch):
+    """`ef` and `ph` price their build by building and compiling scenario models (2 s at 1,000
+    products, which alone broke a 1 s limit: mip/ef on sparse-n1000-t1000 planned 7.3 s under
+    load). The array form prices first: K models at Pyomo's fastest rate must fit."""
+    from assortopt.mpi import contract
+    from assortopt.mpi.ef import PYOMO_SECONDS_PER_NNZ, OutOfTime, build_seconds
+
+    kw = {"inst_path": str(TINY), "method": "mip", "num_scens": 100, "seed": 0}
+    names = contract.scenario_names_creator(100)
+    nnz = contract.scenario_formulation("scen0", **kw).lp.A.nnz
+    floor = 100 * nnz * PYOMO_SECONDS_PER_NNZ
+    real = contract.scenario_creator
+
+    def no_pyomo(*a, **k):
+        raise AssertionError("a Pyomo model was built")
+
+    monkeypatch.setattr(contract, "scenario_creator", no_pyomo)
+    with pytest.raises(OutOfTime, match="at least"):
+        build_seconds(names, kw, 100, 0.5 * floor)
+    monkeypatch.setattr(contract, "scenario_creator", real)
+    per, compile_s = build_seconds(names, kw, 100, 10 * floor + 10)
+    assert per > 0 and compile_s > 0

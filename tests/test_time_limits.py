@@ -7,6 +7,7 @@ the property: `gap` and `fit` under a tiny limit end within L + max(0.1·L, 2 s)
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -15,8 +16,9 @@ import pytest
 import assortopt.fit.chain as fit_chain
 import assortopt.gap as gap_mod
 import assortopt.methods.spill_mip as spill_method
+import assortopt.models.spill_mip as spill_models
 from assortopt.api import solve
-from assortopt.exceptions import SolverError
+from assortopt.exceptions import OptionError, SolverError
 from assortopt.fit import fit_markov_chain, sample_sales
 from assortopt.generators import generate
 from assortopt.models.formulation import Formulation
@@ -139,6 +141,54 @@ def test_gap_real_solves_end_within_the_allowance(chocolate) -> None:
         except Exception as exc:  # an honest failure is allowed, a late one is not
             assert "time-limit" in str(exc)
         assert time.perf_counter() - t <= allowance(limit)
+
+
+def _stingy_solve(monkeypatch, call: int) -> list[bool]:
+    """Make the ``call``-th `Formulation.solve` stop at once (HiGHS time limit 1e-9 s); returns
+    a list recording, per call, whether it got a start."""
+    orig = Formulation.solve
+    calls: list[bool] = []
+
+    def solve_(self, options=None, start=None, **kw):
+        calls.append(start is not None)
+        if len(calls) == call:
+            options = dataclasses.replace(options or SolverOptions(), time_limit=1e-9)
+        return orig(self, options, start=start, **kw)
+
+    monkeypatch.setattr(Formulation, "solve", solve_)
+    return calls
+
+
+def test_gap_valuation_cut_short_keeps_the_plans_sell_first_start(monkeypatch) -> None:
+    """Valuing a plan in the spill MIP (stock fixed) used to fail whenever HiGHS found no
+    solution in its share of the time (mnl-n50-t100 under mpiexec at 20 s: every replication);
+    now it starts from the plan's sell-first second stage, so a cut valuation still gives a
+    lower bound on the plan's value (the gap stays an overestimate) and counts as open."""
+    inst = generate("mnl", 8, 30, seed=3)
+    plan = solve(inst, "heuristic", scenarios=10, eval_reps=0).stock
+    opts = SolverOptions(mip_gap=1e-9, threads=1, time_limit=60)
+    z, zhat, proven = gap_mod.replication_gap(inst, plan, 10, 7, "spill-mip", opts)
+    assert proven
+    calls = _stingy_solve(monkeypatch, 1)  # the valuation comes first
+    z2, zhat2, proven2 = gap_mod.replication_gap(inst, plan, 10, 7, "spill-mip", opts)
+    assert calls == [True, True]  # valuation from the start, SAA solve from the valuation
+    assert not proven2
+    assert zhat2 <= zhat + 1e-6 and np.isfinite(zhat2)
+    assert z2 == pytest.approx(z, rel=1e-9)  # the SAA optimum is untouched
+    monkeypatch.setattr(spill_models, "complete_start", lambda *a, **k: None)
+    calls.clear()
+    with pytest.raises(SolverError, match="valuing the plan"):  # no start: no estimate
+        gap_mod.replication_gap(inst, plan, 10, 7, "spill-mip", opts)
+
+
+def test_gap_saa_solve_without_a_bound_is_no_solution(monkeypatch) -> None:
+    """An SAA solve stopped before its root has an incumbent (the plan) but an infinite bound:
+    no estimate, one line, instead of a non-finite gap in the JSON (which crashed the writer)."""
+    inst = generate("mnl", 8, 30, seed=3)
+    plan = solve(inst, "heuristic", scenarios=10, eval_reps=0).stock
+    _stingy_solve(monkeypatch, 2)
+    with pytest.raises(OptionError, match="found no solution"):
+        gap_mod.replication_gap(inst, plan, 10, 7, "spill-mip", SolverOptions(time_limit=60))
 
 
 # ----------------------------------------------------------------------------- fit

@@ -46,6 +46,7 @@ __all__ = [
     "scenario_creator",
     "scenario_data",
     "scenario_denouement",
+    "scenario_formulation",
     "scenario_names_creator",
     "stock_from_block",
 ]
@@ -137,6 +138,38 @@ def _scenario_index(name: str) -> int:
     return int(name[4:])
 
 
+def scenario_formulation(
+    scenario_name: str,
+    inst_path: str = "",
+    method: str = "spill-mip",
+    num_scens: int = 10,
+    seed: int = 0,
+) -> Any:
+    """Scenario k's `Formulation` (the project's builder on row k of `scenario_data`, K = 1),
+    in array form: no Pyomo model is built until its ``model`` is read. Its global stock bounds
+    are restored (see the module docstring; for ``mip``, `scenario_creator` adds them as the
+    first-stage Vars)."""
+    k = _scenario_index(scenario_name)
+    data = scenario_data(str(inst_path), method, int(num_scens), int(seed))
+    if not 0 <= k < data.scenarios:
+        raise ValueError(f"scenario {scenario_name} outside 0..{data.scenarios - 1}")
+    inst = data.inst
+    if method == "mip":
+        from ..models.sample_path_mip import build_sample_path_mip
+
+        return build_sample_path_mip(inst, data.stream.scenario(k), "strong")
+    if method == "saa-lp-all":
+        from ..models.saa_lp import build_saa_lp
+
+        f = build_saa_lp(inst, data.counts[k : k + 1])
+        f.lp.col_hi[f.var_blocks["stock"].cols.ravel()] = data.stock_hi
+        return f
+    from ..models.spill_mip import build_spill_mip
+
+    # the one-scenario big-M would cap the shared stock: use the K-scenario one
+    return build_spill_mip(inst, data.counts[k : k + 1], big_m=data.stock_hi)
+
+
 def scenario_creator(
     scenario_name: str,
     inst_path: str = "",
@@ -146,32 +179,22 @@ def scenario_creator(
 ) -> Any:
     """One scenario's Pyomo model (mpi-sppy contract), built with the project's builders.
 
-    Scenario k's data is row k of `scenario_data` (K = 1 for the builder); the nonanticipative
-    first stage is the ``stock`` Var (plus ``carry`` when present; for ``mip`` the ``first_stock``
-    and ``first_carry`` Vars linked to the scenario's own), attached with
-    ``sputils.attach_root_node``; the probability is 1/K. The objective (maximised) is the
-    scenario's profit, so the probability-weighted sum is the K-scenario SAA objective.
+    Scenario k's data is row k of `scenario_data` (K = 1 for the builder,
+    `scenario_formulation`); the nonanticipative first stage is the ``stock`` Var (plus
+    ``carry`` when present; for ``mip`` the ``first_stock`` and ``first_carry`` Vars linked to
+    the scenario's own), attached with ``sputils.attach_root_node``; the probability is 1/K.
+    The objective (maximised) is the scenario's profit, so the probability-weighted sum is the
+    K-scenario SAA objective. The model keeps its formulation as ``_assortopt_formulation``
+    (the extensive form completes warm starts from it).
     """
     import mpisppy.utils.sputils as sputils
 
-    k = _scenario_index(scenario_name)
+    f = scenario_formulation(scenario_name, inst_path, method, num_scens, seed)
     data = scenario_data(str(inst_path), method, int(num_scens), int(seed))
-    if not 0 <= k < data.scenarios:
-        raise ValueError(f"scenario {scenario_name} outside 0..{data.scenarios - 1}")
     inst = data.inst
     if method == "mip":
-        m, first_obj, nonants = _sample_path_scenario(data, k)
+        m, first_obj, nonants = _sample_path_scenario(data, f)
     else:
-        if method == "saa-lp-all":
-            from ..models.saa_lp import build_saa_lp
-
-            f = build_saa_lp(inst, data.counts[k : k + 1])
-            f.lp.col_hi[f.var_blocks["stock"].cols.ravel()] = data.stock_hi
-        else:
-            from ..models.spill_mip import build_spill_mip
-
-            # the one-scenario big-M would cap the shared stock: use the K-scenario one
-            f = build_spill_mip(inst, data.counts[k : k + 1], big_m=data.stock_hi)
         m = f.model
         ucost = inst.cost - inst.salvage
         first_obj = -sum(float(ucost[i]) * m.stock[inst.ids[i]] for i in range(inst.n))
@@ -184,10 +207,11 @@ def scenario_creator(
     m.name = scenario_name
     sputils.attach_root_node(m, first_obj, nonants)
     m._mpisppy_probability = 1.0 / data.scenarios
+    m._assortopt_formulation = f
     return m
 
 
-def _sample_path_scenario(data: ScenarioData, k: int) -> tuple[Any, Any, list[Any]]:
+def _sample_path_scenario(data: ScenarioData, f: Any) -> tuple[Any, Any, list[Any]]:
     """Scenario k of the sample-path MIP with global first-stage Vars.
 
     The one-scenario builder bounds its stock by what scenario k can sell (U_k) and drops
@@ -197,14 +221,11 @@ def _sample_path_scenario(data: ScenarioData, k: int) -> tuple[Any, Any, list[An
     """
     import pyomo.environ as pyo
 
-    from ..models.sample_path_mip import build_sample_path_mip
-
     inst = data.inst
     prods = data.products
     assert data.stock_hi is not None
     ids = [inst.ids[i] for i in prods]
     hi = dict(zip(ids, data.stock_hi, strict=True))
-    f = build_sample_path_mip(inst, data.stream.scenario(k), "strong")
     m = f.model
     m.first_stock = pyo.Var(ids, domain=pyo.NonNegativeIntegers, bounds=lambda _m, i: (0, hi[i]))
     ucost = dict(zip(inst.ids, inst.cost - inst.salvage, strict=True))

@@ -71,10 +71,17 @@ def _rho_setter(inst: Instance, factor: float) -> Any:
     return setter
 
 
+#: Safety factor on the priced build and rounds: under load the ranks' own probes priced the
+#: run 1.5-2 times low (mnl-n50-t100, saa-lp-all, L = 20 s, 2 ranks, load 3-6: 29.95 s).
+PRICE_SAFETY = 1.5
+
+
 def _probe(
-    names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float
-) -> tuple[float, float]:
-    """(seconds to build one scenario model, seconds to compile and solve it by HiGHS).
+    names: list[str], kw: dict[str, Any], options: SolverOptions, t0: float, local: int
+) -> tuple[float, float, str]:
+    """(seconds to build one scenario model, seconds to compile and solve it by HiGHS, "") or,
+    when ``local`` scenario models cannot be built in the time left even at Pyomo's fastest
+    (`build_seconds`), (inf, inf, the reason).
 
     Solved with the thread count mpi-sppy's solves use (`_cfg`): HiGHS sizes one task
     scheduler per process at its first run, and a later run asking for another thread count
@@ -82,13 +89,17 @@ def _probe(
     """
     from ..solver import solve_lp
     from ..solver.pyomo_bridge import compile_model
-    from .ef import build_seconds
+    from .ef import OutOfTime, build_seconds
 
-    per_build, _ = build_seconds(names, kw)
+    left = options.time_limit - (time.perf_counter() - t0) if options.time_limit else None
+    try:
+        per_build, _ = build_seconds(names, kw, local, left)
+    except OutOfTime as exc:
+        return float("inf"), float("inf"), str(exc)
     # each probe solve gets a quarter of the time left: one cut there prices a round too long
     left = options.time_limit - (time.perf_counter() - t0) if options.time_limit else None
     if left is not None and left <= 0:
-        return per_build, float("inf")
+        return per_build, float("inf"), ""
     options = replace(
         options,
         threads=int(options.threads or 1),
@@ -101,7 +112,7 @@ def _probe(
         lp, _ = compile_model(m)
         solve_lp(lp, options)
         took.append(time.perf_counter() - t)
-    return per_build, min(took)
+    return per_build, min(took), ""
 
 
 def _budget(
@@ -113,19 +124,23 @@ def _budget(
 
     mpi-sppy checks its limit only between PH iterations and every cylinder finishes its round
     of scenario solves after that, so the limit given to it is the time left less 2 rounds,
-    priced collectively from one scenario model built and solved on every rank (the slowest).
+    priced collectively from one scenario model built and solved on every rank (the slowest),
+    times `PRICE_SAFETY`.
     """
     limit = options.time_limit
     assert limit is not None
     size = comm.Get_size()
     cylinders = 3 if size % 3 == 0 else 2
     local = math.ceil(len(names) / max(size // cylinders, 1))  # scenarios a rank holds
-    probe = _probe(names, kw, options, t0)
+    probe = _probe(names, kw, options, t0, local)
     got = comm.allgather((*probe, t0 + limit - time.perf_counter()))
     per_build = max(g[0] for g in got)
     per_solve = max(g[1] for g in got)
-    left = min(g[2] for g in got)
-    build, rnd = local * per_build, local * per_solve
+    left = min(g[3] for g in got)
+    floor = next((g[2] for g in got if g[2]), "")
+    if floor:
+        return None, float("inf"), f"per rank, {floor}"
+    build, rnd = PRICE_SAFETY * local * per_build, PRICE_SAFETY * local * per_solve
     why = f"build {build:.2f} s, round {rnd:.2f} s, left {left:.2f} s"
     if build + 2 * rnd > left:
         return (
@@ -134,8 +149,8 @@ def _budget(
             (
                 f"{local} scenario models per rank would take about {build:.1f} s to build and "
                 f"a round of their solves {rnd:.1f} s (one: {per_build:.3f} s and "
-                f"{per_solve:.3f} s); PH needs the build and two rounds, {max(left, 0):.1f} s "
-                "of the time limit were left"
+                f"{per_solve:.3f} s, times {PRICE_SAFETY:g} for safety); PH needs the build "
+                f"and two rounds, {max(left, 0):.1f} s of the time limit were left"
             ),
         )
     return max(left - 2 * rnd - 0.05 * limit, 1e-3), rnd, why
