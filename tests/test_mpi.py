@@ -386,7 +386,8 @@ def test_build_floor_refuses_before_any_pyomo_model(monkeypatch):
 
     kw = {"inst_path": str(TINY), "method": "mip", "num_scens": 100, "seed": 0}
     names = contract.scenario_names_creator(100)
-    nnz = contract.scenario_formulation("scen0", **kw).lp.A.nnz
+    data = contract.scenario_data(str(TINY), "mip", 100, 0)
+    nnz = contract.scenario_formulation(data, 0).lp.A.nnz
     floor = 100 * nnz * PYOMO_SECONDS_PER_NNZ
     real = contract.scenario_creator
 

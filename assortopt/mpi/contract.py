@@ -138,21 +138,14 @@ def _scenario_index(name: str) -> int:
     return int(name[4:])
 
 
-def scenario_formulation(
-    scenario_name: str,
-    inst_path: str = "",
-    method: str = "spill-mip",
-    num_scens: int = 10,
-    seed: int = 0,
-) -> Any:
-    """Scenario k's `Formulation` (the project's builder on row k of `scenario_data`, K = 1),
-    in array form: no Pyomo model is built until its ``model`` is read. Its global stock bounds
-    are restored (see the module docstring; for ``mip``, `scenario_creator` adds them as the
+def scenario_formulation(data: ScenarioData, k: int) -> Any:
+    """Scenario k's `Formulation` (the project's builder on row k of ``data``, K = 1), in array
+    form: no Pyomo model is built until its ``model`` is read. Its global stock bounds are
+    restored (see the module docstring; for ``mip``, `scenario_creator` adds them as the
     first-stage Vars)."""
-    k = _scenario_index(scenario_name)
-    data = scenario_data(str(inst_path), method, int(num_scens), int(seed))
     if not 0 <= k < data.scenarios:
-        raise ValueError(f"scenario {scenario_name} outside 0..{data.scenarios - 1}")
+        raise ValueError(f"scenario scen{k} outside 0..{data.scenarios - 1}")
+    method = data.method
     inst = data.inst
     if method == "mip":
         from ..models.sample_path_mip import build_sample_path_mip
@@ -189,8 +182,8 @@ def scenario_creator(
     """
     import mpisppy.utils.sputils as sputils
 
-    f = scenario_formulation(scenario_name, inst_path, method, num_scens, seed)
     data = scenario_data(str(inst_path), method, int(num_scens), int(seed))
+    f = scenario_formulation(data, _scenario_index(scenario_name))
     inst = data.inst
     if method == "mip":
         m, first_obj, nonants = _sample_path_scenario(data, f)

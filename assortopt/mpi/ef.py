@@ -42,7 +42,8 @@ def build_seconds(
 
     if left is not None:
         t = time.perf_counter()
-        f = contract.scenario_formulation(names[0], **kw)
+        data = contract.scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
+        f = contract.scenario_formulation(data, 0)
         floor = models * f.lp.A.nnz * PYOMO_SECONDS_PER_NNZ
         if floor > left - (time.perf_counter() - t):
             raise OutOfTime(
