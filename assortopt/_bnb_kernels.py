@@ -184,3 +184,188 @@ def claim_tables(offsets, items, scen_offsets, cut, buys, mu, gain, d, e, weight
                 for r in range(s):
                     grad[who[j, order[r]]] -= w
     return H, const, grad
+
+
+@njit(cache=True, nogil=True)
+def _stock_sales(offsets, items, scen_offsets, q):
+    """Sales (K, N) of every scenario from stock q (each customer buys her first product left)."""
+    n_scen = scen_offsets.shape[0] - 1
+    n = q.shape[0]
+    out = np.zeros((n_scen, n), dtype=np.int64)
+    inv = np.empty(n, dtype=np.int64)
+    for k in range(n_scen):
+        for i in range(n):
+            inv[i] = q[i]
+        for c in range(scen_offsets[k], scen_offsets[k + 1]):
+            for t in range(offsets[c], offsets[c + 1]):
+                i = items[t]
+                if inv[i] > 0:
+                    inv[i] -= 1
+                    out[k, i] += 1
+                    break
+    return out
+
+
+@njit(cache=True, nogil=True)
+def plan_value(offsets, items, scen_offsets, weight, gain, net_cost, fixed, q):
+    """Exact SAA objective of plan q: Σ_k w_k Σ_j g_j S_kj(q) − Σ_j c̃_j q_j − Σ_j f_j [q_j > 0]
+    (the weighted mean profit of the simulator on the same scenarios)."""
+    n = q.shape[0]
+    base = 0.0
+    for j in range(n):
+        base -= net_cost[j] * q[j]
+        if q[j] > 0:
+            base -= fixed[j]
+    inv = np.empty(n, dtype=np.int64)
+    rev = 0.0
+    for k in range(scen_offsets.shape[0] - 1):
+        for i in range(n):
+            inv[i] = q[i]
+        rk = 0.0
+        for c in range(scen_offsets[k], scen_offsets[k + 1]):
+            for t in range(offsets[c], offsets[c + 1]):
+                i = items[t]
+                if inv[i] > 0:
+                    inv[i] -= 1
+                    rk += gain[i]
+                    break
+        rev += weight[k] * rk
+    return rev + base
+
+
+@njit(cache=True, nogil=True)
+def _gamma_bound(gamma, gain, upper, lower, cost, span, total):
+    """The unconstrained γ-bound Σ_j max_r [(g_j − γ)·(upper or lower)[j, r] − cost[j, r]]
+    + γ·total (models/stock_bnb.md §3.1); r runs over 0..span[j]."""
+    s = 0.0
+    for j in range(gain.shape[0]):
+        a = gain[j] - gamma
+        tab = upper if a >= 0 else lower
+        best = -np.inf
+        for r in range(span[j] + 1):
+            v = a * tab[j, r] - cost[j, r]
+            if v > best:
+                best = v
+        s += best
+    return s + gamma * total
+
+
+@njit(cache=True, nogil=True)
+def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, hi, d_in, steps):
+    """One node of the stock search without budget or ``max_products`` (models/stock_bnb.md
+    §3–4), in one call: the sales d (j at ``hi_j``, the others at lo; taken as
+    ``min(d_in, hi)`` when ``d_in`` has K rows — the parent's d of a child with the same lo,
+    §4 — else played by `box_sales`), the shrunk box (§3.2), e = sales at the shrunk hi, the
+    tables E[min(q, d)], E[min(q, e)], and the γ-bound minimised over the grid of
+    2·steps + 1 points on [0, max g] refined twice around the best point (γ = 0 on a point box
+    or with steps ≤ 0), and the exact value of the maximiser (the bound itself on a point box,
+    where they are equal). Returns (bound, maximiser, shrunk hi, d, value, point)."""
+    n_scen = scen_offsets.shape[0] - 1
+    n = lo.shape[0]
+    if d_in.shape[0] == n_scen:
+        d = np.empty((n_scen, n), dtype=np.int64)
+        for k in range(n_scen):
+            for j in range(n):
+                d[k, j] = min(d_in[k, j], hi[j])
+    else:
+        d = box_sales(offsets, items, scen_offsets, lo, hi)
+    hi2 = hi.copy()
+    for j in range(n):
+        m = lo[j]
+        for k in range(n_scen):
+            if d[k, j] > m:
+                m = d[k, j]
+        if m < hi2[j]:
+            hi2[j] = m
+    e = _stock_sales(offsets, items, scen_offsets, hi2)
+    span = hi2 - lo
+    width = 1
+    point = True
+    for j in range(n):
+        if span[j] + 1 > width:
+            width = span[j] + 1
+        if span[j] > 0:
+            point = False
+    upper = expected_min(d, weight, lo, hi2, width)
+    lower = expected_min(e, weight, lo, hi2, width)
+    total = 0.0
+    for k in range(n_scen):
+        tk = 0
+        for j in range(n):
+            tk += e[k, j]
+        total += weight[k] * tk
+    cost = np.empty((n, width))
+    for j in range(n):
+        for r in range(span[j] + 1):
+            m = lo[j] + r
+            cost[j, r] = net_cost[j] * m + (fixed[j] if m > 0 else 0.0)
+    best_g = 0.0
+    if not point and steps > 0:
+        a = 0.0
+        b = gain.max()
+        pts = 2 * steps + 1
+        div = pts - 1
+        best_v = np.inf
+        for _ in range(3):
+            step = (b - a) / div
+            v_best = np.inf
+            g_best = a
+            for i in range(pts):
+                if i == div:
+                    g = b
+                elif step == 0:
+                    g = i / div * (b - a) + a
+                else:
+                    g = i * step + a
+                v = _gamma_bound(g, gain, upper, lower, cost, span, total)
+                if v < v_best:
+                    v_best, g_best = v, g
+            if v_best < best_v:
+                best_v, best_g = v_best, g_best
+            a, b = max(0.0, g_best - step), g_best + step
+    q = lo.copy()
+    ub = 0.0
+    for j in range(n):
+        a = gain[j] - best_g
+        tab = upper if a >= 0 else lower
+        best = -np.inf
+        r_best = 0
+        for r in range(span[j] + 1):
+            v = a * tab[j, r] - cost[j, r]
+            if v > best:
+                best, r_best = v, r
+        ub += best
+        q[j] = lo[j] + r_best
+    ub += best_g * total
+    value = ub if point else plan_value(offsets, items, scen_offsets, weight, gain, net_cost,
+                                        fixed, q)  # fmt: skip
+    return ub, q, hi2, d, value, point
+
+
+@njit(cache=True, nogil=True)
+def branch_bound_point(lo, hi, qstar, gain):
+    """The split of `assortopt.models.stock_bnb._branch` for its default rule ``bound-point``:
+    the product whose bound maximiser is furthest above lo (times its gain), split halfway
+    between lo and the maximiser; the widest side (times gain) in the middle if q* = lo.
+    Returns (j, s): children q_j ≤ s and q_j ≥ s + 1."""
+    n = lo.shape[0]
+    best = -np.inf
+    top = -np.inf
+    j = 0
+    for i in range(n):
+        above = float(qstar[i] - lo[i]) if hi[i] > lo[i] else -1.0
+        if above > top:
+            top = above
+        v = above * gain[i]
+        if v > best:
+            best, j = v, i
+    if top > 0:
+        s = (lo[j] + qstar[j]) // 2
+        s = min(max(s, lo[j]), hi[j] - 1)
+        return j, s
+    best = -np.inf
+    for i in range(n):
+        v = (hi[i] - lo[i]) * gain[i] if hi[i] > lo[i] else -1.0
+        if v > best:
+            best, j = v, i
+    return j, (lo[j] + hi[j]) // 2

@@ -33,6 +33,7 @@ from ..streams import Stream
 __all__ = ["BnbResult", "StockProblem", "solve_stock_bnb"]
 
 _NO_RECORD = np.empty(0, dtype=np.int64)
+_NO_D = np.empty((0, 0), dtype=np.int64)
 
 
 @dataclass
@@ -132,6 +133,23 @@ class StockProblem:
         cost = self.net_cost[:, None] * m + np.where(m > 0, self.fixed[:, None], 0.0)
         cost = np.where(valid, cost, np.inf)
         return BoxTables(lo, hi, upper, lower, total, cost, d, e)
+
+    def node(
+        self, lo: np.ndarray, hi: np.ndarray, d: np.ndarray | None, steps: int
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, bool]:
+        """The γ-bound of the box ``lo ≤ q ≤ hi`` without budget or ``max_products``, in one
+        compiled call (`assortopt._bnb_kernels.node_bound`): (bound, maximiser, shrunk hi, d,
+        exact value of the maximiser, whether the shrunk box is a point). ``d``: the sales
+        table d of a box with the same lo and a larger hi (the parent of the child
+        ``q_j ≤ s``), which saves every `box_sales` run (models/stock_bnb.md §4)."""
+        s = self.stream
+        out = _bnb_kernels.node_bound(
+            s.offsets, s.items, s.scenario_offsets, self.weight, self.gain, self.net_cost,
+            self.fixed, lo, hi, _NO_D if d is None else d, steps,
+        )  # fmt: skip
+        if not out[5]:
+            self.evaluations += 1
+        return out
 
     def price_bound(
         self,
@@ -401,6 +419,7 @@ def solve_stock_bnb(
     branching: str = "bound-point",
     polish: Callable[[np.ndarray, float | None], np.ndarray] | None = None,
     polish_share: float = 0.1,
+    reuse_sales: bool = True,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -435,6 +454,9 @@ def solve_stock_bnb(
         root bound's maximiser and on every new incumbent while the time spent in it stays
         below ``polish_share`` of the time elapsed (models/stock_bnb.md §4). Its plans are
         scored here, so it cannot make the result wrong, only better.
+    reuse_sales
+        The child ``q_j ≤ s`` takes its sales table d from its parent instead of playing
+        `box_sales` again (exact by Lemma 2, models/stock_bnb.md §4); off only to measure it.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -491,7 +513,7 @@ def solve_stock_bnb(
         return max(mip_gap * max(1.0, abs(best)), 1e-9 * max(1.0, abs(best)))
 
     pruned = -np.inf  # largest bound of a box discarded with a tolerance
-    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, Any, bool]] = []
+    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, Any, bool, Any]] = []
     if budget is not None or cap is not None:
         price_steps = 0
     elif price_steps is None:
@@ -535,22 +557,33 @@ def solve_stock_bnb(
                 best, best_q = v, q.copy()
                 run_polish(best_q)
 
-    def process(lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None) -> None:
-        """Bound a new box with the γ-bound; the price bound waits until the box is on top."""
+    compiled = budget is None and cap is None
+
+    def process(
+        lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None, d: np.ndarray | None = None
+    ) -> None:
+        """Bound a new box with the γ-bound; the price bound waits until the box is on top.
+        ``d``: the parent's sales table when the box has the parent's lo (§4)."""
         nonlocal counter, nodes, pruned
         nodes += 1
-        tab = prob.box(lo, hi)
-        hi = tab.hi
-        ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
-        point = np.array_equal(lo, hi)
-        offer(qstar, ub if point else None)
+        if compiled:
+            ub, qstar, hi, d, v, point = prob.node(lo, hi, d if reuse_sales else None,
+                                                   gamma_steps)  # fmt: skip
+            offer(qstar, v)
+        else:
+            tab = prob.box(lo, hi)
+            hi = tab.hi
+            ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
+            d = None
+            point = np.array_equal(lo, hi)
+            offer(qstar, ub if point else None)
         if ub <= best + tol() or point:
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
-        heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0))
+        heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0, d))
 
-    def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any) -> None:
+    def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any, d: Any) -> None:
         """Tighten the top box with the customer-price bound (§3.4) and put it back."""
         nonlocal counter, pruned
         tab = prob.box(lo, hi)
@@ -567,14 +600,14 @@ def solve_stock_bnb(
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
-        heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True))
+        heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True, d))
 
     process(lo0, hi0, None)
     if heap:
         run_polish(heap[0][4], force=True)
     if heap and not heap[0][6]:
-        top, _, lo, hi, qstar, mu, _ = heapq.heappop(heap)
-        price(-top, lo, hi, qstar, mu)
+        top, _, lo, hi, qstar, mu, _, d = heapq.heappop(heap)
+        price(-top, lo, hi, qstar, mu, d)
     stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
     last = time.perf_counter()
     status = OPTIMAL
@@ -591,16 +624,16 @@ def solve_stock_bnb(
         if max_nodes is not None and nodes >= max_nodes:
             status, msg = FEASIBLE, "node limit"
             break
-        top, _, lo, hi, qstar, mu, priced = heapq.heappop(heap)
+        top, _, lo, hi, qstar, mu, priced, d = heapq.heappop(heap)
         if not priced:
-            price(-top, lo, hi, qstar, mu)
+            price(-top, lo, hi, qstar, mu, d)
             continue
         j, split = _branch(lo, hi, qstar, prob.gain, branching)
         hi1 = hi.copy()
         hi1[j] = split
         lo2 = lo.copy()
         lo2[j] = split + 1
-        process(lo, hi1, mu)
+        process(lo, hi1, mu, d)
         process(lo2, hi, mu)
         if verbose and time.perf_counter() - last > 2.0:
             last = time.perf_counter()
@@ -627,6 +660,9 @@ def _branch(
     ``"bound-point"``: the product whose bound maximiser is furthest above lo (times its gain),
     split halfway between lo and the maximiser; ``"widest"``: the widest box side (times gain),
     split in the middle; ``"at-point"``: as bound-point, split just below the maximiser."""
+    if rule == "bound-point":
+        j, s = _bnb_kernels.branch_bound_point(lo, hi, qstar, gain)
+        return int(j), int(s)
     width = hi - lo
     above = np.where(width > 0, (qstar - lo).astype(float), -1.0)
     if rule != "widest" and above.max() > 0:
