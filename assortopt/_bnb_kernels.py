@@ -234,6 +234,102 @@ def plan_value(offsets, items, scen_offsets, weight, gain, net_cost, fixed, q):
 
 
 @njit(cache=True, nogil=True)
+def _sold_out_mask(inv, skip):
+    """Bitmask of the products p ≠ ``skip`` with no unit left (all bits when N > 62)."""
+    n = inv.shape[0]
+    if n > 62:
+        return np.int64(-1)
+    mask = np.int64(0)
+    for p in range(n):
+        if p != skip and inv[p] <= 0:
+            mask |= np.int64(1) << p
+    return mask
+
+
+@njit(cache=True, nogil=True)
+def sales_table(offsets, items, scen_offsets, lo, hi, d, mask, j):
+    """Fill d[k, i] = S_ki(hi_i, lo_{−i}) (run R_i: i at ``hi_i``, every other product at lo,
+    stopped once i sold hi_i) and the bitmask of the products p ≠ i with no unit left when R_i
+    ended, in place: every entry when ``j < 0``; else (the child ``q_j ≥ s + 1`` of a box with
+    d and mask of the parent) only the entries i ≠ j whose run had j sold out — the others'
+    runs are unchanged by more units of j (models/stock_bnb.md §4). Entries with hi_i = 0 are
+    0, mask 0. R_i is the run from lo up to the customer after whom i has no unit left there
+    (Lemma 2's proof), so one run from lo per scenario, with the stock saved at those moments,
+    and R_i's rest from there. Returns the number of runs (or rests of runs) played."""
+    n_scen = scen_offsets.shape[0] - 1
+    n = lo.shape[0]
+    inv = np.empty(n, dtype=np.int64)
+    run = np.empty(n, dtype=np.int64)
+    sold = np.empty(n, dtype=np.int64)
+    snap = np.empty((n, n), dtype=np.int64)
+    snap_c = np.empty(n, dtype=np.int64)
+    todo = np.empty(n, dtype=np.bool_)
+    runs = 0
+    for k in range(n_scen):
+        c0 = scen_offsets[k]
+        c1 = scen_offsets[k + 1]
+        any_todo = False
+        for i in range(n):
+            todo[i] = j < 0 or (i != j and ((mask[k, i] >> j) & 1) == 1)
+            if todo[i] and hi[i] <= 0:
+                d[k, i] = 0
+                mask[k, i] = 0
+                todo[i] = False
+            any_todo = any_todo or todo[i]
+        if not any_todo:
+            continue
+        # the run from lo, saving the stock when each product has no unit left
+        for i in range(n):
+            inv[i] = lo[i]
+            sold[i] = 0
+            snap_c[i] = -1
+        for i in range(n):
+            if lo[i] == 0:
+                snap_c[i] = c0
+                for p in range(n):
+                    snap[i, p] = inv[p]
+        for c in range(c0, c1):
+            for t in range(offsets[c], offsets[c + 1]):
+                i = items[t]
+                if inv[i] > 0:
+                    inv[i] -= 1
+                    sold[i] += 1
+                    if inv[i] == 0:
+                        snap_c[i] = c + 1
+                        for p in range(n):
+                            snap[i, p] = inv[p]
+                    break
+        runs += 1
+        end = _sold_out_mask(inv, -1)
+        for i in range(n):
+            if not todo[i]:
+                continue
+            if snap_c[i] < 0 or hi[i] == lo[i]:
+                # i never sold out from lo (R_i is the run from lo) or has no more units
+                d[k, i] = sold[i]
+                mask[k, i] = end & ~(np.int64(1) << i) if n <= 62 else end
+                continue
+            for p in range(n):
+                run[p] = snap[i, p]
+            run[i] = hi[i] - lo[i]
+            got = lo[i]
+            for c in range(snap_c[i], c1):
+                for t in range(offsets[c], offsets[c + 1]):
+                    p = items[t]
+                    if run[p] > 0:
+                        run[p] -= 1
+                        if p == i:
+                            got += 1
+                        break
+                if got >= hi[i]:
+                    break
+            d[k, i] = got
+            mask[k, i] = _sold_out_mask(run, i)
+            runs += 1
+    return runs
+
+
+@njit(cache=True, nogil=True)
 def _gamma_bound(gamma, gain, upper, lower, cost, span, total):
     """The unconstrained γ-bound Σ_j max_r [(g_j − γ)·(upper or lower)[j, r] − cost[j, r]]
     + γ·total (models/stock_bnb.md §3.1); r runs over 0..span[j]."""
@@ -251,24 +347,35 @@ def _gamma_bound(gamma, gain, upper, lower, cost, span, total):
 
 
 @njit(cache=True, nogil=True)
-def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, hi, d_in, steps):
+def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, hi, d_in, mask_in,
+               j_up, steps):  # fmt: skip
     """One node of the stock search without budget or ``max_products`` (models/stock_bnb.md
-    §3–4), in one call: the sales d (j at ``hi_j``, the others at lo; taken as
-    ``min(d_in, hi)`` when ``d_in`` has K rows — the parent's d of a child with the same lo,
-    §4 — else played by `box_sales`), the shrunk box (§3.2), e = sales at the shrunk hi, the
-    tables E[min(q, d)], E[min(q, e)], and the γ-bound minimised over the grid of
-    2·steps + 1 points on [0, max g] refined twice around the best point (γ = 0 on a point box
-    or with steps ≤ 0), and the exact value of the maximiser (the bound itself on a point box,
-    where they are equal). Returns (bound, maximiser, shrunk hi, d, value, point)."""
+    §3–4), in one call: the sales d (entry (k, i): i at ``hi_i``, the others at lo, `sales_table`;
+    with a parent table ``d_in`` / ``mask_in`` of K rows: the child ``q_j ≤ s`` (``j_up < 0``)
+    takes it as it is, the child ``q_j ≥ s + 1`` (``j_up = j``) replays only the runs that had j
+    sold out, §4), the shrunk box (§3.2), e = sales at the shrunk hi, the tables E[min(q, d)],
+    E[min(q, e)], and the γ-bound minimised over the grid of 2·steps + 1 points on [0, max g]
+    refined twice around the best point (γ = 0 on a point box or with steps ≤ 0), and the exact
+    value of the maximiser (the bound itself on a point box, where they are equal). Returns
+    (bound, maximiser, shrunk hi, d table, mask table, value, point, runs played); the tables
+    hold min(hi_i, S_ki(∞, lo_{−i})) after taking min(·, hi_i), which is all any box below
+    reads."""
     n_scen = scen_offsets.shape[0] - 1
     n = lo.shape[0]
-    if d_in.shape[0] == n_scen:
-        d = np.empty((n_scen, n), dtype=np.int64)
-        for k in range(n_scen):
-            for j in range(n):
-                d[k, j] = min(d_in[k, j], hi[j])
+    if d_in.shape[0] != n_scen:
+        d_out = np.zeros((n_scen, n), dtype=np.int64)
+        mask_out = np.zeros((n_scen, n), dtype=np.int64)
+        runs = sales_table(offsets, items, scen_offsets, lo, hi, d_out, mask_out, -1)
+    elif j_up < 0:
+        d_out, mask_out, runs = d_in, mask_in, 0
     else:
-        d = box_sales(offsets, items, scen_offsets, lo, hi)
+        d_out = d_in.copy()
+        mask_out = mask_in.copy()
+        runs = sales_table(offsets, items, scen_offsets, lo, hi, d_out, mask_out, j_up)
+    d = np.empty((n_scen, n), dtype=np.int64)
+    for k in range(n_scen):
+        for i in range(n):
+            d[k, i] = min(d_out[k, i], hi[i])
     hi2 = hi.copy()
     for j in range(n):
         m = lo[j]
@@ -339,7 +446,7 @@ def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, 
     ub += best_g * total
     value = ub if point else plan_value(offsets, items, scen_offsets, weight, gain, net_cost,
                                         fixed, q)  # fmt: skip
-    return ub, q, hi2, d, value, point
+    return ub, q, hi2, d_out, mask_out, value, point, runs
 
 
 @njit(cache=True, nogil=True)

@@ -82,6 +82,7 @@ class StockProblem:
         self.net_cost = np.ascontiguousarray(inst.cost - inst.salvage, dtype=np.float64)
         self.fixed = np.ascontiguousarray(inst.fixed_cost, dtype=np.float64)
         self.evaluations = 0
+        self.runs = 0  # sales-table runs of `node` (one season each)
         self.price_decay = 0.5
 
     def value(self, q: np.ndarray) -> float:
@@ -135,21 +136,24 @@ class StockProblem:
         return BoxTables(lo, hi, upper, lower, total, cost, d, e)
 
     def node(
-        self, lo: np.ndarray, hi: np.ndarray, d: np.ndarray | None, steps: int
-    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, bool]:
+        self, lo: np.ndarray, hi: np.ndarray, parent: tuple | None, steps: int
+    ) -> tuple[float, np.ndarray, np.ndarray, tuple, float, bool]:
         """The γ-bound of the box ``lo ≤ q ≤ hi`` without budget or ``max_products``, in one
-        compiled call (`assortopt._bnb_kernels.node_bound`): (bound, maximiser, shrunk hi, d,
-        exact value of the maximiser, whether the shrunk box is a point). ``d``: the sales
-        table d of a box with the same lo and a larger hi (the parent of the child
-        ``q_j ≤ s``), which saves every `box_sales` run (models/stock_bnb.md §4)."""
+        compiled call (`assortopt._bnb_kernels.node_bound`): (bound, maximiser, shrunk hi,
+        sales tables for the children, exact value of the maximiser, whether the shrunk box is
+        a point). ``parent``: ``(d, mask, j)`` of the parent box, j = -1 for the child
+        ``q_j ≤ s`` (same lo: no run at all) and j for ``q_j ≥ s + 1`` (only the runs that had
+        j sold out are replayed), models/stock_bnb.md §4."""
         s = self.stream
-        out = _bnb_kernels.node_bound(
+        d, mask, j = (_NO_D, _NO_D, -1) if parent is None else parent
+        ub, q, hi2, d2, m2, v, point, runs = _bnb_kernels.node_bound(
             s.offsets, s.items, s.scenario_offsets, self.weight, self.gain, self.net_cost,
-            self.fixed, lo, hi, _NO_D if d is None else d, steps,
+            self.fixed, lo, hi, d, mask, j, steps,
         )  # fmt: skip
-        if not out[5]:
+        self.runs += runs
+        if not point:
             self.evaluations += 1
-        return out
+        return ub, q, hi2, (d2, m2), v, point
 
     def price_bound(
         self,
@@ -419,7 +423,7 @@ def solve_stock_bnb(
     branching: str = "bound-point",
     polish: Callable[[np.ndarray, float | None], np.ndarray] | None = None,
     polish_share: float = 0.1,
-    reuse_sales: bool = True,
+    reuse_sales: bool | str = True,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -455,8 +459,10 @@ def solve_stock_bnb(
         below ``polish_share`` of the time elapsed (models/stock_bnb.md §4). Its plans are
         scored here, so it cannot make the result wrong, only better.
     reuse_sales
-        The child ``q_j ≤ s`` takes its sales table d from its parent instead of playing
-        `box_sales` again (exact by Lemma 2, models/stock_bnb.md §4); off only to measure it.
+        The children take their sales table d from the parent box instead of replaying every
+        run (exact by Lemmas 2 and 3, models/stock_bnb.md §4): the child ``q_j ≤ s`` all of it,
+        ``q_j ≥ s + 1`` the runs in which j had units left; ``"lo"``: only the first; ``False``:
+        neither. The last two only to measure it.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -483,6 +489,7 @@ def solve_stock_bnb(
     def done(stock, obj, bound, status, nodes, msg=""):
         gap = gap_of(obj, bound) if obj is not None else None
         stats["evaluations"] = prob.evaluations
+        stats["runs"] = prob.runs
         res = BnbResult(stock, obj, bound, gap, status, nodes, time.perf_counter() - t0, msg, stats)
         if verbose:
             print(
@@ -567,8 +574,8 @@ def solve_stock_bnb(
         nonlocal counter, nodes, pruned
         nodes += 1
         if compiled:
-            ub, qstar, hi, d, v, point = prob.node(lo, hi, d if reuse_sales else None,
-                                                   gamma_steps)  # fmt: skip
+            parent = d if reuse_sales else None
+            ub, qstar, hi, d, v, point = prob.node(lo, hi, parent, gamma_steps)
             offer(qstar, v)
         else:
             tab = prob.box(lo, hi)
@@ -633,8 +640,8 @@ def solve_stock_bnb(
         hi1[j] = split
         lo2 = lo.copy()
         lo2[j] = split + 1
-        process(lo, hi1, mu, d)
-        process(lo2, hi, mu)
+        process(lo, hi1, mu, None if d is None else (d[0], d[1], -1))
+        process(lo2, hi, mu, None if d is None or reuse_sales == "lo" else (d[0], d[1], j))
         if verbose and time.perf_counter() - last > 2.0:
             last = time.perf_counter()
             top = -heap[0][0] if heap else best
