@@ -235,15 +235,15 @@ def plan_value(offsets, items, scen_offsets, weight, gain, net_cost, fixed, q):
 
 @njit(cache=True, nogil=True)
 def _sold_out_mask(inv, skip):
-    """Bitmask of the products p ≠ ``skip`` with no unit left (all bits when N > 62)."""
+    """Bitmask (int32) of the products p ≠ ``skip`` with no unit left (all bits when N > 31)."""
     n = inv.shape[0]
-    if n > 62:
-        return np.int64(-1)
-    mask = np.int64(0)
+    if n > 31:
+        return np.int32(-1)
+    mask = 0
     for p in range(n):
         if p != skip and inv[p] <= 0:
-            mask |= np.int64(1) << p
-    return mask
+            mask |= 1 << p
+    return np.int32(mask)
 
 
 @njit(cache=True, nogil=True)
@@ -270,7 +270,7 @@ def sales_table(offsets, items, scen_offsets, lo, hi, d, mask, j):
         c1 = scen_offsets[k + 1]
         any_todo = False
         for i in range(n):
-            todo[i] = j < 0 or (i != j and ((mask[k, i] >> j) & 1) == 1)
+            todo[i] = j < 0 or (i != j and (n > 31 or ((mask[k, i] >> j) & 1) == 1))
             if todo[i] and hi[i] <= 0:
                 d[k, i] = 0
                 mask[k, i] = 0
@@ -307,7 +307,7 @@ def sales_table(offsets, items, scen_offsets, lo, hi, d, mask, j):
             if snap_c[i] < 0 or hi[i] == lo[i]:
                 # i never sold out from lo (R_i is the run from lo) or has no more units
                 d[k, i] = sold[i]
-                mask[k, i] = end & ~(np.int64(1) << i) if n <= 62 else end
+                mask[k, i] = np.int32(end & ~(1 << i)) if n <= 31 else end
                 continue
             for p in range(n):
                 run[p] = snap[i, p]
@@ -347,8 +347,34 @@ def _gamma_bound(gamma, gain, upper, lower, cost, span, total):
 
 
 @njit(cache=True, nogil=True)
+def _fits(row, q):
+    """Whether every product's sales in ``row`` are ≤ its stock in q (then, by Lemma 3 of
+    models/stock_bnb.md, the run from any stock between q and the run's own gives these sales)."""
+    for p in range(q.shape[0]):
+        if row[p] > q[p]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _play(offsets, items, c0, c1, q, inv, out, k):
+    """Sales of one season from stock q into ``out[k]`` (``inv``: scratch)."""
+    n = q.shape[0]
+    for p in range(n):
+        inv[p] = q[p]
+        out[k, p] = 0
+    for c in range(c0, c1):
+        for t in range(offsets[c], offsets[c + 1]):
+            p = items[t]
+            if inv[p] > 0:
+                inv[p] -= 1
+                out[k, p] += 1
+                break
+
+
+@njit(cache=True, nogil=True)
 def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, hi, d_in, mask_in,
-               j_up, steps):  # fmt: skip
+               j_up, e_in, steps):  # fmt: skip
     """One node of the stock search without budget or ``max_products`` (models/stock_bnb.md
     §3–4), in one call: the sales d (entry (k, i): i at ``hi_i``, the others at lo, `sales_table`;
     with a parent table ``d_in`` / ``mask_in`` of K rows: the child ``q_j ≤ s`` (``j_up < 0``)
@@ -356,15 +382,17 @@ def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, 
     sold out, §4), the shrunk box (§3.2), e = sales at the shrunk hi, the tables E[min(q, d)],
     E[min(q, e)], and the γ-bound minimised over the grid of 2·steps + 1 points on [0, max g]
     refined twice around the best point (γ = 0 on a point box or with steps ≤ 0), and the exact
-    value of the maximiser (the bound itself on a point box, where they are equal). Returns
-    (bound, maximiser, shrunk hi, d table, mask table, value, point, runs played); the tables
-    hold min(hi_i, S_ki(∞, lo_{−i})) after taking min(·, hi_i), which is all any box below
-    reads."""
+    value of the maximiser (the bound itself on a point box, where they are equal). With the
+    parent's e (``e_in``, K rows), a scenario whose parent sales fit under the shrunk hi keeps
+    them, and the value takes e_k in every scenario where e_k fits under the maximiser (both by
+    Lemma 3). Returns (bound, maximiser, shrunk hi, d table, mask table, e, value, point, runs
+    played); the d table holds min(hi_i, S_ki(∞, lo_{−i})) after taking min(·, hi_i), which is
+    all any box below reads."""
     n_scen = scen_offsets.shape[0] - 1
     n = lo.shape[0]
     if d_in.shape[0] != n_scen:
-        d_out = np.zeros((n_scen, n), dtype=np.int64)
-        mask_out = np.zeros((n_scen, n), dtype=np.int64)
+        d_out = np.zeros((n_scen, n), dtype=np.int32)
+        mask_out = np.zeros((n_scen, n), dtype=np.int32)
         runs = sales_table(offsets, items, scen_offsets, lo, hi, d_out, mask_out, -1)
     elif j_up < 0:
         d_out, mask_out, runs = d_in, mask_in, 0
@@ -384,7 +412,17 @@ def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, 
                 m = d[k, j]
         if m < hi2[j]:
             hi2[j] = m
-    e = _stock_sales(offsets, items, scen_offsets, hi2)
+    # e = sales at hi2; a scenario whose sales at the parent's hi fit under hi2 keeps them
+    e = np.empty((n_scen, n), dtype=np.int32)
+    inv = np.empty(n, dtype=np.int64)
+    reuse_e = e_in.shape[0] == n_scen
+    for k in range(n_scen):
+        if reuse_e and _fits(e_in[k], hi2):
+            for p in range(n):
+                e[k, p] = e_in[k, p]
+        else:
+            _play(offsets, items, scen_offsets[k], scen_offsets[k + 1], hi2, inv, e, k)
+            runs += 1
     span = hi2 - lo
     width = 1
     point = True
@@ -444,9 +482,26 @@ def node_bound(offsets, items, scen_offsets, weight, gain, net_cost, fixed, lo, 
         ub += best
         q[j] = lo[j] + r_best
     ub += best_g * total
-    value = ub if point else plan_value(offsets, items, scen_offsets, weight, gain, net_cost,
-                                        fixed, q)  # fmt: skip
-    return ub, q, hi2, d_out, mask_out, value, point, runs
+    value = ub
+    if not point:  # the exact value of q; a scenario whose sales at hi2 fit under q keeps them
+        value = 0.0
+        row = np.empty((1, n), dtype=np.int32)
+        for k in range(n_scen):
+            if _fits(e[k], q):
+                src = e[k]
+            else:
+                _play(offsets, items, scen_offsets[k], scen_offsets[k + 1], q, inv, row, 0)
+                runs += 1
+                src = row[0]
+            rk = 0.0
+            for p in range(n):
+                rk += gain[p] * src[p]
+            value += weight[k] * rk
+        for p in range(n):
+            value -= net_cost[p] * q[p]
+            if q[p] > 0:
+                value -= fixed[p]
+    return ub, q, hi2, d_out, mask_out, e, value, point, runs
 
 
 @njit(cache=True, nogil=True)

@@ -33,7 +33,10 @@ from ..streams import Stream
 __all__ = ["BnbResult", "StockProblem", "solve_stock_bnb"]
 
 _NO_RECORD = np.empty(0, dtype=np.int64)
-_NO_D = np.empty((0, 0), dtype=np.int64)
+_NO_D = np.empty((0, 0), dtype=np.int32)
+#: Memory the open boxes' sales tables may take (bytes, counted as if none were shared); boxes
+#: queued beyond it keep no table and replay their runs (same bound, models/stock_bnb.md §4).
+_TABLE_BYTES = 2 * 1024**3
 
 
 @dataclass
@@ -141,19 +144,19 @@ class StockProblem:
         """The γ-bound of the box ``lo ≤ q ≤ hi`` without budget or ``max_products``, in one
         compiled call (`assortopt._bnb_kernels.node_bound`): (bound, maximiser, shrunk hi,
         sales tables for the children, exact value of the maximiser, whether the shrunk box is
-        a point). ``parent``: ``(d, mask, j)`` of the parent box, j = -1 for the child
-        ``q_j ≤ s`` (same lo: no run at all) and j for ``q_j ≥ s + 1`` (only the runs that had
+        a point). ``parent``: ``(d, mask, e, j)`` of the parent box, j = -1 for the child
+        ``q_j ≤ s`` (same lo: no run for d) and j for ``q_j ≥ s + 1`` (only the runs that had
         j sold out are replayed), models/stock_bnb.md §4."""
         s = self.stream
-        d, mask, j = (_NO_D, _NO_D, -1) if parent is None else parent
-        ub, q, hi2, d2, m2, v, point, runs = _bnb_kernels.node_bound(
+        d, mask, e, j = (_NO_D, _NO_D, _NO_D, -1) if parent is None else parent
+        ub, q, hi2, d2, m2, e2, v, point, runs = _bnb_kernels.node_bound(
             s.offsets, s.items, s.scenario_offsets, self.weight, self.gain, self.net_cost,
-            self.fixed, lo, hi, d, mask, j, steps,
+            self.fixed, lo, hi, d, mask, j, e, steps,
         )  # fmt: skip
         self.runs += runs
         if not point:
             self.evaluations += 1
-        return ub, q, hi2, (d2, m2), v, point
+        return ub, q, hi2, (d2, m2, e2), v, point
 
     def price_bound(
         self,
@@ -588,6 +591,8 @@ def solve_stock_bnb(
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
+        if d is not None and len(heap) * d[0].nbytes * 3 > _TABLE_BYTES:
+            d = None
         heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0, d))
 
     def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any, d: Any) -> None:
@@ -640,8 +645,8 @@ def solve_stock_bnb(
         hi1[j] = split
         lo2 = lo.copy()
         lo2[j] = split + 1
-        process(lo, hi1, mu, None if d is None else (d[0], d[1], -1))
-        process(lo2, hi, mu, None if d is None or reuse_sales == "lo" else (d[0], d[1], j))
+        process(lo, hi1, mu, None if d is None else (*d, -1))
+        process(lo2, hi, mu, None if d is None or reuse_sales == "lo" else (*d, j))
         if verbose and time.perf_counter() - last > 2.0:
             last = time.perf_counter()
             top = -heap[0][0] if heap else best
