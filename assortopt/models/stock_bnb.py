@@ -337,10 +337,8 @@ def _box_bound(
     steps: int,
 ) -> tuple[float, np.ndarray]:
     """min over γ ∈ [0, max g] of the γ-bound (convex in γ: golden-section search; every γ
-    gives a valid bound, so stopping the search early only loosens it)."""
-
-    if budget is None and cap is None and steps > 0 and not np.array_equal(tab.lo, tab.hi):
-        return _box_bound_grid(tab, gain, steps)
+    gives a valid bound, so stopping the search early only loosens it). The search's path with
+    a budget or ``max_products``; without them it uses the compiled grid of `StockProblem.node`."""
 
     def at(gamma: float) -> tuple[float, np.ndarray]:
         vals, const = tab.values(gain, gamma)
@@ -374,26 +372,6 @@ def _gamma_values(tab: BoxTables, gain: np.ndarray, gammas: np.ndarray) -> np.nd
     a = gain[None, :, None] - gammas[:, None, None]
     rev = np.where(a >= 0, a * tab.upper[None], a * tab.lower[None]) - tab.cost[None]
     return rev.max(axis=2).sum(axis=1) + gammas * tab.total
-
-
-def _box_bound_grid(tab: BoxTables, gain: np.ndarray, steps: int) -> tuple[float, np.ndarray]:
-    """Without budget and ``max_products``: the γ-bound minimised over a grid of 2·steps + 1
-    points on [0, max g], then refined twice on a grid around the best point (the bound is
-    convex in γ, models/stock_bnb.md §3.1; every γ is valid, so the grid only loosens it)."""
-    a, b = 0.0, float(gain.max())
-    pts = 2 * steps + 1
-    best_v, best_g = np.inf, 0.0
-    for _ in range(3):
-        gs = np.linspace(a, b, pts)
-        v = _gamma_values(tab, gain, gs)
-        i = int(np.argmin(v))
-        if v[i] < best_v:
-            best_v, best_g = float(v[i]), float(gs[i])
-        step = (b - a) / (pts - 1)
-        a, b = max(0.0, gs[i] - step), gs[i] + step
-    vals, const = tab.values(gain, best_g)
-    r = vals.argmax(axis=1)
-    return float(vals[np.arange(len(r)), r].sum() + const), tab.lo + r
 
 
 def _best_gamma(tab: BoxTables, gain: np.ndarray) -> float:
