@@ -3,6 +3,9 @@
 `box_sales` plays every scenario of a stream once per product whose box is not a point, with that
 product at the top of its box and every other product at the bottom; `expected_min` turns such
 sales into the per-product tables E[min(q_j, d_kj)] of the box bound (models/stock_bnb.md §3).
+`node_bound` is a whole node of the search without budget or ``max_products`` in one call (sales
+tables, carried from the parent box where they cannot have changed, shrink, γ grid, maximiser and
+its exact value; `sales_table`, models/stock_bnb.md §4).
 """
 
 from __future__ import annotations
