@@ -190,53 +190,6 @@ def claim_tables(offsets, items, scen_offsets, cut, buys, mu, gain, d, e, weight
 
 
 @njit(cache=True, nogil=True)
-def _stock_sales(offsets, items, scen_offsets, q):
-    """Sales (K, N) of every scenario from stock q (each customer buys her first product left)."""
-    n_scen = scen_offsets.shape[0] - 1
-    n = q.shape[0]
-    out = np.zeros((n_scen, n), dtype=np.int64)
-    inv = np.empty(n, dtype=np.int64)
-    for k in range(n_scen):
-        for i in range(n):
-            inv[i] = q[i]
-        for c in range(scen_offsets[k], scen_offsets[k + 1]):
-            for t in range(offsets[c], offsets[c + 1]):
-                i = items[t]
-                if inv[i] > 0:
-                    inv[i] -= 1
-                    out[k, i] += 1
-                    break
-    return out
-
-
-@njit(cache=True, nogil=True)
-def plan_value(offsets, items, scen_offsets, weight, gain, net_cost, fixed, q):
-    """Exact SAA objective of plan q: Σ_k w_k Σ_j g_j S_kj(q) − Σ_j c̃_j q_j − Σ_j f_j [q_j > 0]
-    (the weighted mean profit of the simulator on the same scenarios)."""
-    n = q.shape[0]
-    base = 0.0
-    for j in range(n):
-        base -= net_cost[j] * q[j]
-        if q[j] > 0:
-            base -= fixed[j]
-    inv = np.empty(n, dtype=np.int64)
-    rev = 0.0
-    for k in range(scen_offsets.shape[0] - 1):
-        for i in range(n):
-            inv[i] = q[i]
-        rk = 0.0
-        for c in range(scen_offsets[k], scen_offsets[k + 1]):
-            for t in range(offsets[c], offsets[c + 1]):
-                i = items[t]
-                if inv[i] > 0:
-                    inv[i] -= 1
-                    rk += gain[i]
-                    break
-        rev += weight[k] * rk
-    return rev + base
-
-
-@njit(cache=True, nogil=True)
 def _sold_out_mask(inv, skip):
     """Bitmask (int32) of the products p ≠ ``skip`` with no unit left (all bits when N > 31)."""
     n = inv.shape[0]
