@@ -12,7 +12,8 @@ Run: ``python benchmarks/bench_mip.py [--large] [--threads 1]``
    formulation in the same run, on ``generate`` families dense / mnl / sparse at the shapes
    N=10 T=50 K=50 (limit 60 s), N=20 T=100 K=50 and N=10 T=50 K=200 (limit 600 s), 3 seeds
    each; ``--certify-limit`` caps every limit, ``--certify-shapes`` picks shapes (1,2,3),
-   ``--seeds`` the number of seeds, ``--certify-forms`` the formulations (default both).
+   ``--seeds`` the number of seeds, ``--seed-from`` the first one (seeds ``seed-from..seeds``,
+   to complete a table), ``--certify-forms`` the formulations (default both).
 """
 
 from __future__ import annotations
@@ -195,6 +196,7 @@ def part_certify(
     seeds: int,
     cap: float | None,
     forms: tuple[str, ...] = ("bnb", "strong"),
+    seed_from: int = 1,
 ) -> None:
     from assortopt.generators import generate
     from assortopt.methods.base import PlanRequest, get_method
@@ -217,7 +219,7 @@ def part_certify(
         limit = limit if cap is None else min(limit, cap)
         label = f"N={n} T={t} K={k}"
         for fam in ("dense", "mnl", "sparse"):
-            for seed in range(1, seeds + 1):
+            for seed in range(seed_from, seeds + 1):
                 inst = generate(fam, n, t, seed=seed)
                 bounds = []
                 for form in forms:
@@ -262,6 +264,9 @@ def main() -> None:
     ap.add_argument("--certify-limit", type=float, default=None, help="cap on part 5 limits (s)")
     ap.add_argument("--seeds", type=int, default=3, help="part 5 seeds per family")
     ap.add_argument(
+        "--seed-from", type=int, default=1, help="part 5: first seed (runs seed-from..seeds)"
+    )
+    ap.add_argument(
         "--certify-forms", default="bnb,strong", help="part 5 formulations (bnb,strong)"
     )
     a = ap.parse_args()
@@ -279,7 +284,9 @@ def main() -> None:
         forms = tuple(f for f in a.certify_forms.split(",") if f)
         if not forms or set(forms) - {"bnb", "strong"}:
             ap.error(f"--certify-forms: a comma list of bnb, strong; got {a.certify_forms!r}")
-        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms)
+        if not 1 <= a.seed_from <= a.seeds:
+            ap.error(f"--seed-from: between 1 and --seeds ({a.seeds}); got {a.seed_from}")
+        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from)
 
 
 if __name__ == "__main__":

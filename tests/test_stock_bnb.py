@@ -15,7 +15,12 @@ Claims under test, each against an independent truth:
   constant prices, and certifies the exhaustive optimum; ``mip`` defaults to ``bnb`` and falls
   back to ``strong`` for HiGHS-only calls;
 * stopped early (one node, or a tiny time limit), the bound still holds: bound ≥ exhaustive
-  optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start.
+  optimum ≥ the returned plan's simulated value; the method's time limit covers its warm start;
+* the compiled node (§4: one kernel call, sales tables carried from the parent box) gives the
+  bound and maximiser of the plain-numpy γ-grid formula of §3.1 on tables built from a
+  plain-Python replay, its d table is the replayed S_kj(hi_j, lo_{-j}), its value the
+  simulator's, and carried tables give what tables played from scratch give, down a chain of
+  random children; the search with and without carried tables is the same search.
 """
 
 from __future__ import annotations
@@ -319,3 +324,121 @@ def test_polish_plans_are_scored_and_cannot_break_the_result() -> None:
     assert bad.status == "optimal"
     assert bad.objective == pytest.approx(want, abs=1e-9)
     assert saa(inst, st, bad.stock) == pytest.approx(want, abs=1e-9)
+
+
+def expected_min_table(x: np.ndarray, w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list:
+    """Per product j, [Σ_k w_k min(m, x_kj) for m = lo_j..hi_j] (plain Python)."""
+    return [
+        [sum(w[k] * min(m, x[k, j]) for k in range(len(w))) for m in range(lo[j], hi[j] + 1)]
+        for j in range(len(lo))
+    ]
+
+
+def grid_bound(prob: StockProblem, d, e, lo, hi, steps: int = 8) -> tuple[float, np.ndarray]:
+    """The γ-bound of models/stock_bnb.md §3.1 minimised on the grid of §3.1 (2·steps + 1 points
+    on [0, max g], refined twice around the best point), from the sales tables d (j at hi_j,
+    others at lo) and e (all at hi) of the shrunk box: the numpy formula of the search before
+    it was compiled."""
+    w, g = prob.weight, prob.gain
+    up, low = expected_min_table(d, w, lo, hi), expected_min_table(e, w, lo, hi)
+    total = float(w @ e.sum(axis=1))
+
+    def at(gamma: float) -> tuple[float, np.ndarray]:
+        val, q = gamma * total, lo.copy()
+        for j in range(len(lo)):
+            ms = np.arange(lo[j], hi[j] + 1)
+            tab = np.array(up[j] if g[j] >= gamma else low[j])
+            v = (g[j] - gamma) * tab - prob.net_cost[j] * ms - np.where(ms > 0, prob.fixed[j], 0)
+            val += v.max()
+            q[j] = ms[int(np.argmax(v))]
+        return float(val), q
+
+    if np.array_equal(lo, hi):
+        return at(0.0)
+    a, b, pts = 0.0, float(g.max()), 2 * steps + 1
+    best_v, best_g = np.inf, 0.0
+    for _ in range(3):
+        gs = np.linspace(a, b, pts)
+        vs = [at(x)[0] for x in gs]
+        i = int(np.argmin(vs))
+        if vs[i] < best_v:
+            best_v, best_g = vs[i], float(gs[i])
+        step = (b - a) / (pts - 1)
+        a, b = max(0.0, gs[i] - step), gs[i] + step
+    return at(best_g)
+
+
+def column_sales(st: Stream, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """d[k, j] = S_kj(hi_j, lo_{-j}) by replay."""
+    d = np.zeros((st.n_scenarios, len(lo)), dtype=np.int64)
+    for j in range(len(lo)):
+        q = lo.copy()
+        q[j] = hi[j]
+        d[:, j] = replay_sales(q, st)[:, j]
+    return d
+
+
+def check_node(prob: StockProblem, inst, st, lo, hi, out) -> None:
+    """The compiled node's output against the replay + numpy truth (module docstring)."""
+    ub, q, hi2, tables, v, point = out
+    d = column_sales(prob.stream, lo, hi)
+    assert np.array_equal(np.minimum(tables[0], hi[None, :]), d)
+    want_hi = np.minimum(hi, np.maximum(lo, d.max(axis=0)))  # §3.2
+    assert np.array_equal(hi2, want_hi)
+    e = replay_sales(hi2, prob.stream)
+    assert np.array_equal(tables[2], e)
+    want, q_want = grid_bound(prob, np.minimum(d, hi2[None, :]), e, lo, hi2)
+    assert ub == pytest.approx(want, rel=1e-12, abs=1e-12)
+    assert np.array_equal(q, q_want)
+    assert point == bool(np.array_equal(lo, hi2))
+    assert v == pytest.approx(saa(inst, st, q), abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_node_matches_the_replayed_formula(seed: int) -> None:
+    inst = random_instance(5, seed=60 + seed, T=9, fixed=seed % 2 == 0, salvage=seed == 1)
+    st = sample_streams(inst, 7, seed)
+    prob = StockProblem(inst, st, np.ones(inst.n, bool))
+    top = prob.interested()
+    rng = np.random.default_rng(seed)
+    for _ in range(6):
+        lo = (rng.random(inst.n) * top * 0.6).astype(np.int64)
+        hi = lo + (rng.random(inst.n) * top * 0.6).astype(np.int64)
+        out = prob.node(lo, hi, None, 8)
+        check_node(prob, inst, st, lo, hi, out)
+        best, _ = exhaustive(inst, st, lo, out[2])
+        assert out[0] >= best - 1e-9
+        # a chain of random children, each from its parent's tables (§4)
+        for _ in range(6):
+            lo_p, hi_p, tables = lo, out[2], out[3]
+            free = np.flatnonzero(hi_p > lo_p)
+            if not len(free):
+                break
+            j = int(rng.choice(free))
+            s = int(rng.integers(lo_p[j], hi_p[j]))
+            if rng.random() < 0.5:
+                lo, hi = lo_p, hi_p.copy()
+                hi[j] = s
+                out = prob.node(lo, hi, (*tables, -1), 8)
+            else:
+                lo, hi = lo_p.copy(), hi_p
+                lo[j] = s + 1
+                out = prob.node(lo, hi, (*tables, j), 8)
+            check_node(prob, inst, st, lo, hi, out)
+
+
+def test_carried_tables_do_not_change_the_search() -> None:
+    from assortopt.generators import generate
+
+    inst = generate("mnl", 8, 30, seed=2)
+    st = sample_streams(inst, 12, 2)
+    runs = {}
+    for mode in (True, "lo", False):
+        r = solve_stock_bnb(inst, st, max_nodes=400, reuse_sales=mode)
+        runs[mode] = r
+    for mode in ("lo", False):
+        assert runs[mode].nodes == runs[True].nodes
+        assert runs[mode].bound == pytest.approx(runs[True].bound, rel=1e-12)
+        assert runs[mode].objective == pytest.approx(runs[True].objective, rel=1e-12)
+        assert np.array_equal(runs[mode].stock, runs[True].stock)
+    assert runs[True].extra["runs"] < runs["lo"].extra["runs"] < runs[False].extra["runs"]

@@ -33,6 +33,14 @@ from ..streams import Stream
 __all__ = ["BnbResult", "StockProblem", "solve_stock_bnb"]
 
 _NO_RECORD = np.empty(0, dtype=np.int64)
+_NO_D = np.empty((0, 0), dtype=np.int32)
+#: Memory the open boxes' sales tables may take (bytes, counted as if none were shared); boxes
+#: queued beyond it keep no table and replay their runs (same bound, models/stock_bnb.md §4).
+_TABLE_BYTES = 2 * 1024**3
+#: Seconds to free one queued box when the search ends (its arrays: 4–7 µs per box apart,
+#: ~15 µs in a 12,000-box queue on the shared 2-core machine): the time limit keeps this much
+#: per queued box in reserve, so that a stopped search returns within it (models/stock_bnb.md §4).
+_FREE_S = 2e-5
 
 
 @dataclass
@@ -81,6 +89,7 @@ class StockProblem:
         self.net_cost = np.ascontiguousarray(inst.cost - inst.salvage, dtype=np.float64)
         self.fixed = np.ascontiguousarray(inst.fixed_cost, dtype=np.float64)
         self.evaluations = 0
+        self.runs = 0  # sales-table runs of `node` (one season each)
         self.price_decay = 0.5
 
     def value(self, q: np.ndarray) -> float:
@@ -132,6 +141,26 @@ class StockProblem:
         cost = self.net_cost[:, None] * m + np.where(m > 0, self.fixed[:, None], 0.0)
         cost = np.where(valid, cost, np.inf)
         return BoxTables(lo, hi, upper, lower, total, cost, d, e)
+
+    def node(
+        self, lo: np.ndarray, hi: np.ndarray, parent: tuple | None, steps: int
+    ) -> tuple[float, np.ndarray, np.ndarray, tuple, float, bool]:
+        """The γ-bound of the box ``lo ≤ q ≤ hi`` without budget or ``max_products``, in one
+        compiled call (`assortopt._bnb_kernels.node_bound`): (bound, maximiser, shrunk hi,
+        sales tables for the children, exact value of the maximiser, whether the shrunk box is
+        a point). ``parent``: ``(d, mask, e, j)`` of the parent box, j = -1 for the child
+        ``q_j ≤ s`` (same lo: no run for d) and j for ``q_j ≥ s + 1`` (only the runs that had
+        j sold out are replayed), models/stock_bnb.md §4."""
+        s = self.stream
+        d, mask, e, j = (_NO_D, _NO_D, _NO_D, -1) if parent is None else parent
+        ub, q, hi2, d2, m2, e2, v, point, runs = _bnb_kernels.node_bound(
+            s.offsets, s.items, s.scenario_offsets, self.weight, self.gain, self.net_cost,
+            self.fixed, lo, hi, d, mask, j, e, steps,
+        )  # fmt: skip
+        self.runs += runs
+        if not point:
+            self.evaluations += 1
+        return ub, q, hi2, (d2, m2, e2), v, point
 
     def price_bound(
         self,
@@ -312,10 +341,8 @@ def _box_bound(
     steps: int,
 ) -> tuple[float, np.ndarray]:
     """min over γ ∈ [0, max g] of the γ-bound (convex in γ: golden-section search; every γ
-    gives a valid bound, so stopping the search early only loosens it)."""
-
-    if budget is None and cap is None and steps > 0 and not np.array_equal(tab.lo, tab.hi):
-        return _box_bound_grid(tab, gain, steps)
+    gives a valid bound, so stopping the search early only loosens it). The search's path with
+    a budget or ``max_products``; without them it uses the compiled grid of `StockProblem.node`."""
 
     def at(gamma: float) -> tuple[float, np.ndarray]:
         vals, const = tab.values(gain, gamma)
@@ -351,26 +378,6 @@ def _gamma_values(tab: BoxTables, gain: np.ndarray, gammas: np.ndarray) -> np.nd
     return rev.max(axis=2).sum(axis=1) + gammas * tab.total
 
 
-def _box_bound_grid(tab: BoxTables, gain: np.ndarray, steps: int) -> tuple[float, np.ndarray]:
-    """Without budget and ``max_products``: the γ-bound minimised over a grid of 2·steps + 1
-    points on [0, max g], then refined twice on a grid around the best point (the bound is
-    convex in γ, models/stock_bnb.md §3.1; every γ is valid, so the grid only loosens it)."""
-    a, b = 0.0, float(gain.max())
-    pts = 2 * steps + 1
-    best_v, best_g = np.inf, 0.0
-    for _ in range(3):
-        gs = np.linspace(a, b, pts)
-        v = _gamma_values(tab, gain, gs)
-        i = int(np.argmin(v))
-        if v[i] < best_v:
-            best_v, best_g = float(v[i]), float(gs[i])
-        step = (b - a) / (pts - 1)
-        a, b = max(0.0, gs[i] - step), gs[i] + step
-    vals, const = tab.values(gain, best_g)
-    r = vals.argmax(axis=1)
-    return float(vals[np.arange(len(r)), r].sum() + const), tab.lo + r
-
-
 def _best_gamma(tab: BoxTables, gain: np.ndarray) -> float:
     """The γ of the smallest unconstrained γ-bound on a grid (starting prices of §3.4)."""
     gs = np.linspace(0.0, float(gain.max()), 65)
@@ -401,6 +408,7 @@ def solve_stock_bnb(
     branching: str = "bound-point",
     polish: Callable[[np.ndarray, float | None], np.ndarray] | None = None,
     polish_share: float = 0.1,
+    reuse_sales: bool | str = True,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -435,6 +443,11 @@ def solve_stock_bnb(
         root bound's maximiser and on every new incumbent while the time spent in it stays
         below ``polish_share`` of the time elapsed (models/stock_bnb.md §4). Its plans are
         scored here, so it cannot make the result wrong, only better.
+    reuse_sales
+        The children take their sales table d from the parent box instead of replaying every
+        run (exact by Lemmas 2 and 3, models/stock_bnb.md §4): the child ``q_j ≤ s`` all of it,
+        ``q_j ≥ s + 1`` the runs in which j had units left; ``"lo"``: only the first; ``False``:
+        neither. The last two only to measure it.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -461,6 +474,7 @@ def solve_stock_bnb(
     def done(stock, obj, bound, status, nodes, msg=""):
         gap = gap_of(obj, bound) if obj is not None else None
         stats["evaluations"] = prob.evaluations
+        stats["runs"] = prob.runs
         res = BnbResult(stock, obj, bound, gap, status, nodes, time.perf_counter() - t0, msg, stats)
         if verbose:
             print(
@@ -491,7 +505,7 @@ def solve_stock_bnb(
         return max(mip_gap * max(1.0, abs(best)), 1e-9 * max(1.0, abs(best)))
 
     pruned = -np.inf  # largest bound of a box discarded with a tolerance
-    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, Any, bool]] = []
+    heap: list[tuple[float, int, np.ndarray, np.ndarray, np.ndarray, Any, bool, Any]] = []
     if budget is not None or cap is not None:
         price_steps = 0
     elif price_steps is None:
@@ -535,22 +549,35 @@ def solve_stock_bnb(
                 best, best_q = v, q.copy()
                 run_polish(best_q)
 
-    def process(lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None) -> None:
-        """Bound a new box with the γ-bound; the price bound waits until the box is on top."""
+    compiled = budget is None and cap is None
+
+    def process(
+        lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None, d: np.ndarray | None = None
+    ) -> None:
+        """Bound a new box with the γ-bound; the price bound waits until the box is on top.
+        ``d``: the parent's sales table when the box has the parent's lo (§4)."""
         nonlocal counter, nodes, pruned
         nodes += 1
-        tab = prob.box(lo, hi)
-        hi = tab.hi
-        ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
-        point = np.array_equal(lo, hi)
-        offer(qstar, ub if point else None)
+        if compiled:
+            parent = d if reuse_sales else None
+            ub, qstar, hi, d, v, point = prob.node(lo, hi, parent, gamma_steps)
+            offer(qstar, v)
+        else:
+            tab = prob.box(lo, hi)
+            hi = tab.hi
+            ub, qstar = _box_bound(tab, cost, budget, cap, prob.gain, gamma_steps)
+            d = None
+            point = np.array_equal(lo, hi)
+            offer(qstar, ub if point else None)
         if ub <= best + tol() or point:
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
-        heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0))
+        if d is not None and len(heap) * d[0].nbytes * 3 > _TABLE_BYTES:
+            d = None
+        heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0, d))
 
-    def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any) -> None:
+    def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any, d: Any) -> None:
         """Tighten the top box with the customer-price bound (§3.4) and put it back."""
         nonlocal counter, pruned
         tab = prob.box(lo, hi)
@@ -567,14 +594,14 @@ def solve_stock_bnb(
             pruned = max(pruned, min(ub, best + tol()))
             return
         counter += 1
-        heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True))
+        heapq.heappush(heap, (-ub, counter, lo, hi, q, mu.astype(np.float32), True, d))
 
     process(lo0, hi0, None)
     if heap:
         run_polish(heap[0][4], force=True)
     if heap and not heap[0][6]:
-        top, _, lo, hi, qstar, mu, _ = heapq.heappop(heap)
-        price(-top, lo, hi, qstar, mu)
+        top, _, lo, hi, qstar, mu, _, d = heapq.heappop(heap)
+        price(-top, lo, hi, qstar, mu, d)
     stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
     last = time.perf_counter()
     status = OPTIMAL
@@ -585,23 +612,23 @@ def solve_stock_bnb(
             pruned = max(pruned, min(ub, best + tol()))
             heap.clear()
             break
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        if time_limit is not None and time.perf_counter() - t0 + _FREE_S * len(heap) > time_limit:
             status, msg = FEASIBLE, "time limit"
             break
         if max_nodes is not None and nodes >= max_nodes:
             status, msg = FEASIBLE, "node limit"
             break
-        top, _, lo, hi, qstar, mu, priced = heapq.heappop(heap)
+        top, _, lo, hi, qstar, mu, priced, d = heapq.heappop(heap)
         if not priced:
-            price(-top, lo, hi, qstar, mu)
+            price(-top, lo, hi, qstar, mu, d)
             continue
         j, split = _branch(lo, hi, qstar, prob.gain, branching)
         hi1 = hi.copy()
         hi1[j] = split
         lo2 = lo.copy()
         lo2[j] = split + 1
-        process(lo, hi1, mu)
-        process(lo2, hi, mu)
+        process(lo, hi1, mu, None if d is None else (*d, -1))
+        process(lo2, hi, mu, None if d is None or reuse_sales == "lo" else (*d, j))
         if verbose and time.perf_counter() - last > 2.0:
             last = time.perf_counter()
             top = -heap[0][0] if heap else best
@@ -613,6 +640,9 @@ def solve_stock_bnb(
     open_ub = -heap[0][0] if heap else -np.inf
     bound = float(max(best, pruned, open_ub))
     stats["open_nodes"] = len(heap)
+    t_free = time.perf_counter()
+    heap.clear()
+    stats["free_s"] = time.perf_counter() - t_free
     stats["polish_s"] = polish_s
     if status == OPTIMAL and gap_of(best, bound) > mip_gap + 1e-12:
         status = FEASIBLE  # cannot happen unless tolerances misbehave; stay honest
@@ -627,6 +657,9 @@ def _branch(
     ``"bound-point"``: the product whose bound maximiser is furthest above lo (times its gain),
     split halfway between lo and the maximiser; ``"widest"``: the widest box side (times gain),
     split in the middle; ``"at-point"``: as bound-point, split just below the maximiser."""
+    if rule == "bound-point":
+        j, s = _bnb_kernels.branch_bound_point(lo, hi, qstar, gain)
+        return int(j), int(s)
     width = hi - lo
     above = np.where(width > 0, (qstar - lo).astype(float), -1.0)
     if rule != "widest" and above.max() > 0:
