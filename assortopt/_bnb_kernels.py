@@ -42,15 +42,7 @@ def box_sales(offsets, items, scen_offsets, lo, hi):
     for k in range(n_scen):
         c0 = scen_offsets[k]
         c1 = scen_offsets[k + 1]
-        for i in range(n):
-            inv[i] = lo[i]
-        for c in range(c0, c1):
-            for t in range(offsets[c], offsets[c + 1]):
-                i = items[t]
-                if inv[i] > 0:
-                    inv[i] -= 1
-                    d[k, i] += 1
-                    break
+        _play(offsets, items, c0, c1, lo, inv, d, k)
         for j in range(n):
             if hi[j] > lo[j]:
                 for i in range(n):
@@ -268,17 +260,7 @@ def sales_table(offsets, items, scen_offsets, lo, hi, d, mask, j):
             for p in range(n):
                 run[p] = snap[i, p]
             run[i] = hi[i] - lo[i]
-            got = lo[i]
-            for c in range(snap_c[i], c1):
-                for t in range(offsets[c], offsets[c + 1]):
-                    p = items[t]
-                    if run[p] > 0:
-                        run[p] -= 1
-                        if p == i:
-                            got += 1
-                        break
-                if got >= hi[i]:
-                    break
+            got = lo[i] + _season_sales(offsets, items, snap_c[i], c1, run, i, hi[i] - lo[i])
             d[k, i] = got
             mask[k, i] = _sold_out_mask(run, i)
             runs += 1
