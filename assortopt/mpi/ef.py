@@ -65,13 +65,19 @@ WARM_STARTED = ("mip", "spill-mip")
 def warm_start(kw: dict[str, Any], options: SolverOptions, t0: float) -> tuple[Any, str]:
     """The plan the single-process ``mip`` and ``spill-mip`` start from (method ``heuristic``
     on the same scenarios and seed, half of the time left: `start_plan`) and its label; (None,
-    label) when it failed."""
+    label) when it failed or breaks a constraint of the instance (as `stopped_before` judges
+    a single-process start: only a plan within the constraints stands in for the answer)."""
     from ..methods.base import PlanRequest, start_plan
+    from ..solution import violations
 
     data = contract.scenario_data(kw["inst_path"], kw["method"], kw["num_scens"], kw["seed"])
     req = PlanRequest(scenarios=kw["num_scens"], seed=kw["seed"], options=options)
     plan, label = start_plan(data.inst, req, "heuristic", kw["method"], t0)
-    return (None if plan is None else np.asarray(plan.stock, np.int64)), label
+    if plan is None:
+        return None, label
+    if violations(data.inst, plan.stock):
+        return None, f"{label} (breaks a constraint; no start)"
+    return np.asarray(plan.stock, np.int64), label
 
 
 def ef_start(ef: Any, names: list[str], columns: list[Any], kw: dict[str, Any], stock: Any) -> Any:
