@@ -247,10 +247,11 @@ def test_shipped_instances_regenerate_byte_for_byte(path: Path, tmp_path: Path) 
 
 
 def assert_regenerated(out: Path, shipped: Path) -> None:
-    """Byte for byte, except the online family: its chain is calibrated by linear algebra whose
-    last bits depend on the CPU's vector units, so its numbers match to 1e-12 relative."""
-    if json.loads(shipped.read_text())["metadata"]["generator"]["family"] != "online":
-        assert out.read_bytes() == shipped.read_bytes()
+    """Byte for byte where the machine matches the one that wrote the file; elsewhere numbers
+    match to 1e-12 relative. The last bits of numpy's sums (the arrival normalisation, the online
+    family's calibration by linear algebra) depend on the CPU's vector units: on a 2026-12-02
+    machine sparse-n1000-t1000 came out with 6 arrivals differing in the 16th digit."""
+    if out.read_bytes() == shipped.read_bytes():
         return
 
     def same(a: object, b: object, where: str) -> None:
