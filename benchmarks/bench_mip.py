@@ -267,7 +267,9 @@ def main() -> None:
         "--seed-from", type=int, default=1, help="part 5: first seed (runs seed-from..seeds)"
     )
     ap.add_argument(
-        "--certify-forms", default="bnb,strong", help="part 5 formulations (bnb,strong)"
+        "--certify-forms",
+        default="bnb,strong",
+        help="part 5 formulations (bnb,strong,portfolio)",
     )
     a = ap.parse_args()
     skip = set(a.skip.split(","))
@@ -282,8 +284,10 @@ def main() -> None:
     if a.certify:
         shapes = [int(x) for x in a.certify_shapes.split(",") if x.strip()]
         forms = tuple(f for f in a.certify_forms.split(",") if f)
-        if not forms or set(forms) - {"bnb", "strong"}:
-            ap.error(f"--certify-forms: a comma list of bnb, strong; got {a.certify_forms!r}")
+        if not forms or set(forms) - {"bnb", "strong", "portfolio"}:
+            ap.error(
+                f"--certify-forms: a comma list of bnb, strong, portfolio; got {a.certify_forms!r}"
+            )
         if not 1 <= a.seed_from <= a.seeds:
             ap.error(f"--seed-from: between 1 and --seeds ({a.seeds}); got {a.seed_from}")
         part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from)

@@ -60,7 +60,7 @@ from .params import any_value, auto_or_boolean, boolean, choice
 
 #: Declared type and range of each option (``--param KEY=VALUE``), checked before any work.
 PARAMS = {
-    "formulation": choice(*FORMULATIONS, "bnb"),
+    "formulation": choice(*FORMULATIONS, "bnb", "portfolio"),
     "start": any_value,  # a method name, "none" or a plan {id: units}
     "candidates": any_value,  # "margin", "all", a mask or ids (checked by the builder)
     "min_stock": any_value,  # {id: units} (checked by `_min_stock`)
@@ -106,9 +106,9 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
 
     t0 = time.perf_counter()
     formulation = str(req.param("formulation", _default_formulation(req)))
-    if formulation not in (*FORMULATIONS, "bnb"):
+    if formulation not in (*FORMULATIONS, "bnb", "portfolio"):
         raise OptionError(
-            f"mip: formulation must be one of {', '.join((*FORMULATIONS, 'bnb'))}, "
+            f"mip: formulation must be one of {', '.join((*FORMULATIONS, 'bnb', 'portfolio'))}, "
             f"got {formulation!r}"
         )
     default_start = "heuristic"
@@ -131,11 +131,13 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
     empty = constraint_empties(inst) if lo is None or not lo.any() else None
     if empty is not None:
         return Plan.proven_empty(inst.n, empty)
-    if formulation == "bnb":
+    if formulation in ("bnb", "portfolio"):
         from .mip_bnb import plan_bnb
+        from .mip_portfolio import plan_portfolio
 
         plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
-        return plan_bnb(inst, req, lo, plan0, label, t0)
+        how = plan_bnb if formulation == "bnb" else plan_portfolio
+        return how(inst, req, lo, plan0, label, t0)
 
     # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
     plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)

@@ -18,6 +18,7 @@ from ..exceptions import OptionError
 from ..instance import Instance
 from ..models.sample_path_mip import candidate_mask
 from ..models.stock_bnb import solve_stock_bnb
+from ..streams import Stream
 from .base import Plan, PlanRequest, stopped_before
 from .local_search import improve
 
@@ -32,14 +33,18 @@ def plan_bnb(
     start: np.ndarray | None,
     label: str,
     t0: float,
+    external: Any = None,
+    stream: Stream | None = None,
 ) -> Plan:
-    """The plan of ``mip --param formulation=bnb`` (``t0``: when the call started)."""
+    """The plan of ``mip --param formulation=bnb`` (``t0``: when the call started);
+    ``external`` and ``stream``: those of ``formulation=portfolio`` (`mip_portfolio`)."""
     from ..sampling import sample_streams
 
     bad = [k for k in _MIP_ONLY if k in req.params]
     if bad:
         raise OptionError(f"mip: formulation=bnb does not take {', '.join(bad)}")
-    stream = sample_streams(inst, req.scenarios, req.seed)
+    if stream is None:
+        stream = sample_streams(inst, req.scenarios, req.seed)
     cand = candidate_mask(inst, req.param("candidates", None), lo)
     limit = req.options.time_limit
 
@@ -86,6 +91,7 @@ def plan_bnb(
         mip_gap=req.options.mip_gap,
         verbose=req.options.verbose,
         polish=polish if req.param("polish", True) else None,
+        external=external,
     )
     extra.update(
         nodes=res.nodes,
@@ -95,6 +101,7 @@ def plan_bnb(
         scenarios_kept=res.extra.get("scenarios_kept"),
         products_considered=int(cand.sum()),
         polish_s=res.extra.get("polish_s"),
+        external_bound=res.extra.get("external_bound"),
     )
     return Plan(
         res.stock,

@@ -41,6 +41,8 @@ _TABLE_BYTES = 2 * 1024**3
 #: ~15 µs in a 12,000-box queue on the shared 2-core machine): the time limit keeps this much
 #: per queued box in reserve, so that a stopped search returns within it (models/stock_bnb.md §4).
 _FREE_S = 2e-5
+#: Seconds between two calls of ``solve_stock_bnb``'s ``external`` hook.
+_EXTERNAL_S = 0.25
 
 
 @dataclass
@@ -409,6 +411,7 @@ def solve_stock_bnb(
     polish: Callable[[np.ndarray, float | None], np.ndarray] | None = None,
     polish_share: float = 0.1,
     reuse_sales: bool | str = True,
+    external: Callable[[float, np.ndarray], tuple[float | None, list[np.ndarray]]] | None = None,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -448,6 +451,13 @@ def solve_stock_bnb(
         run (exact by Lemmas 2 and 3, models/stock_bnb.md §4): the child ``q_j ≤ s`` all of it,
         ``q_j ≥ s + 1`` the runs in which j had units left; ``"lo"``: only the first; ``False``:
         neither. The last two only to measure it.
+    external
+        Another search on the same SAA problem (``mip`` with ``formulation="portfolio"`` runs
+        the strong HiGHS model in a second process, `assortopt.methods.mip_portfolio`):
+        ``external(best, best_q) -> (bound or None, plans)`` is called about every
+        `_EXTERNAL_S` seconds and at the end with this search's incumbent. Its plans are scored
+        here like polished ones; its bound (a proven bound on the same optimum) caps the
+        reported bound, and the search stops as optimal once the incumbent meets it.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -603,11 +613,34 @@ def solve_stock_bnb(
         top, _, lo, hi, qstar, mu, _, d = heapq.heappop(heap)
         price(-top, lo, hi, qstar, mu, d)
     stats["root_bound"] = float(-heap[0][0] if heap else max(best, pruned))
-    last = time.perf_counter()
+    last = last_ext = time.perf_counter()
     status = OPTIMAL
     msg = ""
+    ext_bound = np.inf
+
+    def ask_external() -> None:
+        nonlocal ext_bound
+        if external is None:
+            return
+        b, plans = external(best, best_q.copy())
+        for q in plans:
+            q = np.asarray(q, np.int64)
+            inside = q.shape == lo0.shape and np.all(q >= lo0) and np.all(q <= hi0)
+            if inside and not q[~cand].any():
+                offer(q)
+        if b is not None:
+            ext_bound = min(ext_bound, float(b))
+
+    ask_external()
     while heap:
         ub = -heap[0][0]
+        if best + tol() >= ext_bound:
+            status, msg = OPTIMAL, "the other search's bound met"
+            break
+        if external is not None and time.perf_counter() - last_ext > _EXTERNAL_S:
+            ask_external()
+            last_ext = time.perf_counter()
+            continue
         if ub <= best + tol():
             pruned = max(pruned, min(ub, best + tol()))
             heap.clear()
@@ -638,8 +671,14 @@ def solve_stock_bnb(
                 file=sys.stderr,
             )
     open_ub = -heap[0][0] if heap else -np.inf
-    bound = float(max(best, pruned, open_ub))
+    if heap and status != OPTIMAL:
+        ask_external()
+    bound = float(max(best, min(max(best, pruned, open_ub), ext_bound)))
+    if status != OPTIMAL and heap and gap_of(best, bound) <= mip_gap:
+        status, msg = OPTIMAL, "the other search's bound met"
     stats["open_nodes"] = len(heap)
+    if external is not None:
+        stats["external_bound"] = None if not np.isfinite(ext_bound) else float(ext_bound)
     t_free = time.perf_counter()
     heap.clear()
     stats["free_s"] = time.perf_counter() - t_free

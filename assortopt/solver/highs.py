@@ -10,13 +10,15 @@ HiGHS option names: https://ergo-code.github.io/HiGHS/dev/options/definitions/
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -274,7 +276,8 @@ def run(h: Any, options: SolverOptions, since: float | None = None) -> None:
     """
     global _running, _interrupt_requested
     limit = options.time_limit
-    if limit is None and not _watching:
+    obs = _observer
+    if limit is None and not _watching and obs is None:
         h.run()
         return
     import highspy
@@ -287,7 +290,18 @@ def run(h: Any, options: SolverOptions, since: float | None = None) -> None:
     deadline = math.inf if limit is None else since + limit * (1.0 + OVERRUN_GRACE) + 0.05
     fired: list[bool] = []
 
+    cb = highspy.cb.HighsCallbackType
+
     def stop(kind: Any, message: str, data_out: Any, data_in: Any, user: Any) -> None:
+        if obs is not None:
+            if kind == cb.kCallbackMipImprovingSolution:
+                obs.solution(np.array(data_out.mip_solution, dtype=np.float64))
+            elif kind == cb.kCallbackMipUserSolution:
+                x = obs.user_solution()
+                if x is not None:
+                    data_in.setSolution(np.asarray(x, dtype=np.float64))
+            elif kind == cb.kCallbackMipInterrupt:
+                obs.bound(float(data_out.mip_dual_bound))
         if _interrupt_requested:
             data_in.user_interrupt = True
         elif time.perf_counter() > deadline:
@@ -295,8 +309,13 @@ def run(h: Any, options: SolverOptions, since: float | None = None) -> None:
             if not fired:
                 fired.append(True)
 
-    cb = highspy.cb.HighsCallbackType
-    kinds = (cb.kCallbackSimplexInterrupt, cb.kCallbackIpmInterrupt, cb.kCallbackMipInterrupt)
+    kinds: tuple[Any, ...] = (
+        cb.kCallbackSimplexInterrupt,
+        cb.kCallbackIpmInterrupt,
+        cb.kCallbackMipInterrupt,
+    )
+    if obs is not None:
+        kinds += (cb.kCallbackMipImprovingSolution, cb.kCallbackMipUserSolution)
     h.setCallback(stop, None)
     for k in kinds:
         h.startCallback(k)
@@ -311,6 +330,40 @@ def run(h: Any, options: SolverOptions, since: float | None = None) -> None:
     if _interrupt_requested and not _running:
         _interrupt_requested = False
         raise KeyboardInterrupt
+
+
+class RunObserver(Protocol):
+    """What `observe` hands the MIP runs of this process to: their proven bounds (asked often,
+    in the objective's own sense), each improving solution (the full column vector), and a
+    solution to try (a full column vector, or None), offered when HiGHS asks for one."""
+
+    def bound(self, value: float) -> None: ...
+
+    def solution(self, x: np.ndarray) -> None: ...
+
+    def user_solution(self) -> np.ndarray | None: ...
+
+
+#: The observer of every HiGHS run in this process (`observe`), or None.
+_observer: RunObserver | None = None
+
+
+@contextlib.contextmanager
+def observe(observer: RunObserver) -> Iterator[None]:
+    """Let ``observer`` follow the MIP runs inside the block (a process that races a HiGHS
+    model against another search uses it: `assortopt.methods.mip_portfolio`)."""
+    global _observer
+    before, _observer = _observer, observer
+    try:
+        yield
+    finally:
+        _observer = before
+
+
+def report_bound(value: float) -> None:
+    """Pass a bound proven outside a MIP run (an LP relaxation's value) to the observer."""
+    if _observer is not None:
+        _observer.bound(value)
 
 
 #: HiGHS runs in progress, and whether a signal asked them to stop (`request_interrupt`).

@@ -21,6 +21,7 @@ from ...solver import (
     solve_lp,
     time_left,
 )
+from ...solver.highs import report_bound
 from ..formulation import Formulation
 from .starts import complete_start
 
@@ -60,6 +61,8 @@ def solve_sample_path_mip(
         r.extra["lp_first"] = True
         return r
     starts = [] if start is None else [np.asarray(start, dtype=np.float64)]
+    if r.status == OPTIMAL and r.objective is not None:
+        report_bound(float(r.objective))
     if r.status == OPTIMAL and r.x is not None:
         integ = lp.integer
         xr = r.x.copy()
