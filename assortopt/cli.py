@@ -459,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval-reps", type=int, default=10000, help="out-of-sample replications (0: skip)"
     )
     s.add_argument("--start", default=None, help="starting method (local-search, mip)")
-    s.add_argument("--formulation", default=None, help="MIP formulation (strong, bigm, bnb)")
+    s.add_argument(
+        "--formulation", default=None, help="MIP formulation (bnb, strong, bigm, portfolio)"
+    )
     s.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="method option, repeatable"
     )

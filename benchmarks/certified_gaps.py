@@ -4,14 +4,15 @@ Run: ``python benchmarks/certified_gaps.py benchmarks/results/certify/*.txt``, o
 ``python benchmarks/certified_gaps.py --paper benchmarks/results/paper`` for the ``mip`` rows of a
 bench sweep (below).
 
-Every ``bnb`` / ``strong`` row of those files is a proven upper bound on the SAA optimum of its
-cell (shape, family, seed: the same K scenarios, ``sample_streams(inst, K, seed)``, in every
-run), and its objective the in-sample value of a plan. So per cell the smallest bound over all
-runs is a valid bound, and the largest objective a lower bound on the optimum. The ``heuristic``
-rows hold the heuristic plan's in-sample SAA value on the same scenarios. Printed per cell:
-best bound B, best plan value P (the heuristic's included), heuristic value H, the certified
-suboptimality of the heuristic (B − H) / B (an upper bound on how far it is from the SAA
-optimum), the lower bound (P − H) / B on it, and the remaining optimality gap (B − P) / B.
+Every ``bnb`` / ``strong`` / ``portfolio`` row of those files is a proven upper bound on the SAA
+optimum of its cell (shape, family, seed: the same K scenarios, ``sample_streams(inst, K,
+seed)``, in every run), and its objective the in-sample value of a plan. So per cell the
+smallest bound over all runs is a valid bound, and the largest objective a lower bound on the
+optimum. The ``heuristic`` rows hold the heuristic plan's in-sample SAA value on the same
+scenarios. Printed per cell: best bound B, best plan value P (the heuristic's included),
+heuristic value H, the certified suboptimality of the heuristic (B − H) / B (an upper bound on
+how far it is from the SAA optimum), the lower bound (P − H) / B on it, and the remaining
+optimality gap (B − P) / B.
 
 With ``--paper DIR`` (a sweep with ``mip`` and ``heuristic`` rows, e.g. benchmarks/results/paper):
 per cell, B and P are the ``mip`` row's bound and objective (its K scenarios are
@@ -28,7 +29,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROW = re.compile(
-    r"^(N=\d+ T=\d+ K=\d+)\s+(\w+)\s+(\d+)\s+(bnb|strong|heuristic)\s+(\w+)\s+([\d.]+)\s+"
+    r"^(N=\d+ T=\d+ K=\d+)\s+(\w+)\s+(\d+)\s+(bnb|strong|portfolio|heuristic)\s+(\w+)\s+([\d.]+)\s+"
     r"([-\d.]+)\s+([-\d.]+)"
 )
 

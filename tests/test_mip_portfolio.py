@@ -9,7 +9,7 @@ Claims under test, each against an independent truth:
   search as optimal (where the same search without it is not), plans from outside are scored
   by the simulator and ignored when they leave the box, and a bound from outside never makes
   the reported bound smaller than the best plan's value;
-* the HiGHS process alone (`_Rival`): every bound it reports is ≥ the exhaustive optimum, every
+* the HiGHS process alone (`Rival`): every bound it reports is ≥ the exhaustive optimum, every
   plan it sends is worth at most that, and it ends optimal with that value;
 * the HiGHS observer of `assortopt.solver.highs`: the bounds a run reports are ≥ its optimum,
   the solutions it reports are feasible, and it is asked for user solutions;
@@ -127,7 +127,7 @@ def test_the_highs_process_reports_valid_bounds_and_plans() -> None:
     st = sample_streams(inst, 12, 2)
     top = int(st.customers_per_scenario.max())
     want, q_opt = exhaustive(inst, st, np.zeros(4, int), np.full(4, top))
-    rival = mip_portfolio._Rival(_job(inst, st), verbose=False)
+    rival = mip_portfolio.Rival(_job(inst, st), verbose=False)
     bounds, plans = [], []
     t0 = time.perf_counter()
     while rival.final is None and rival.error is None and time.perf_counter() - t0 < 60:
@@ -174,6 +174,21 @@ def test_the_highs_observer_sees_bounds_solutions_and_is_asked_for_plans() -> No
     assert rec.asked > 0
 
 
+def dense_portfolio(seed: int, limit: float):
+    """``mip --formulation portfolio`` on a 10-product, 50-customer instance, K = 20, no start;
+    the plan, the instance and its scenarios."""
+    from assortopt.generators import generate
+
+    inst = generate("dense", 10, 50, seed=seed)
+    req = PlanRequest(
+        scenarios=20,
+        seed=seed,
+        options=SolverOptions(threads=1, time_limit=limit),
+        params={"formulation": "portfolio", "start": "none"},
+    )
+    return get_method("mip")(inst, req), inst, sample_streams(inst, 20, seed)
+
+
 def _children() -> list[int]:
     me = str(os.getpid())
     out = []
@@ -194,43 +209,35 @@ def _children() -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_time_limit_holds_and_the_highs_process_is_gone() -> None:
-    from assortopt.generators import generate
-
-    inst = generate("dense", 10, 50, seed=1)
-    mip = get_method("mip")
-    req = PlanRequest(
-        scenarios=20,
-        seed=1,
-        options=SolverOptions(threads=1, time_limit=3.0),
-        params={"formulation": "portfolio", "start": "none"},
-    )
     t0 = time.perf_counter()
-    p = mip(inst, req)
+    p, inst, st = dense_portfolio(seed=1, limit=3.0)
     elapsed = time.perf_counter() - t0
     assert elapsed <= 3.0 * 1.1 + 1.0
     assert p.status == "feasible" and p.termination == "time_limit"
-    st = sample_streams(inst, 20, 1)
     assert p.objective == pytest.approx(saa(inst, st, p.stock), abs=1e-9)
     assert p.bound >= p.objective
     assert _children() == []
 
 
 def test_a_failed_highs_process_is_named_and_the_search_stays_valid(monkeypatch) -> None:
-    from assortopt.generators import generate
-
     monkeypatch.setattr(
-        mip_portfolio._Rival, "command", (sys.executable, "-c", "import sys; sys.exit(3)")
+        mip_portfolio.Rival, "command", (sys.executable, "-c", "import sys; sys.exit(3)")
     )
-    inst = generate("dense", 10, 50, seed=2)
-    req = PlanRequest(
-        scenarios=20,
-        seed=2,
-        options=SolverOptions(threads=1, time_limit=1.5),
-        params={"formulation": "portfolio", "start": "none"},
-    )
-    p = get_method("mip")(inst, req)
+    p, inst, st = dense_portfolio(seed=2, limit=1.5)
     assert "the strong HiGHS model failed" in p.message and "exit status 3" in p.message
-    st = sample_streams(inst, 20, 2)
     assert p.objective == pytest.approx(saa(inst, st, p.stock), abs=1e-9)
     assert p.bound >= p.objective
     assert p.extra["highs"]["bound"] is None
+
+
+def test_portfolio_refuses_highs_only_params_before_starting_anything(monkeypatch) -> None:
+    from assortopt.exceptions import OptionError
+
+    def no_process(*a, **k):
+        raise AssertionError("a HiGHS process was started")
+
+    monkeypatch.setattr(mip_portfolio.Rival, "__init__", no_process)
+    inst = random_instance(3, seed=1, T=5)
+    req = PlanRequest(scenarios=5, seed=1, params={"formulation": "portfolio", "presolve": "on"})
+    with pytest.raises(OptionError, match="formulation=portfolio does not take presolve"):
+        get_method("mip")(inst, req)

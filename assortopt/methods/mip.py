@@ -8,7 +8,9 @@ bound and relative gap. Params:
 * ``formulation``: ``"bnb"`` (default: branch-and-bound over the stock with the exact
   simulator, no HiGHS: `assortopt.methods.mip_bnb`, models/stock_bnb.md), ``"strong"`` (the
   HiGHS model; the default instead when the call writes the model file or passes a HiGHS-only
-  param: presolve, lp_first, unit_level) or ``"bigm"`` (the textbook model, for comparison).
+  param: presolve, lp_first, unit_level), ``"bigm"`` (the textbook model, for comparison) or
+  ``"portfolio"`` (``bnb`` here and ``strong`` in a second process on the same scenarios,
+  trading bounds and plans: `assortopt.methods.mip_portfolio`, models/stock_bnb.md §7).
 * ``start``: warm start: a method name (default ``"heuristic"`` when that method exists),
   ``"none"``, or a plan (``{id: units}`` or a length-N list). A time-limited solve never returns
   a plan worse in-sample than a feasible start.
@@ -133,11 +135,9 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
         return Plan.proven_empty(inst.n, empty)
     if formulation in ("bnb", "portfolio"):
         from .mip_bnb import plan_bnb
-        from .mip_portfolio import plan_portfolio
 
         plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)
-        how = plan_bnb if formulation == "bnb" else plan_portfolio
-        return how(inst, req, lo, plan0, label, t0)
+        return plan_bnb(inst, req, lo, plan0, label, t0, formulation == "portfolio")
 
     # the warm start first: when it uses up the limit, its plan is the answer (no MIP built)
     plan0, label = _start_stock(inst, req, req.param("start", default_start), t0)

@@ -26,6 +26,13 @@ from .local_search import improve
 _MIP_ONLY = ("presolve", "lp_first", "unit_level")
 
 
+def refuse_highs_only(req: PlanRequest, formulation: str) -> None:
+    """One clear error for a param only the HiGHS formulations read."""
+    bad = [k for k in _MIP_ONLY if k in req.params]
+    if bad:
+        raise OptionError(f"mip: formulation={formulation} does not take {', '.join(bad)}")
+
+
 def plan_bnb(
     inst: Instance,
     req: PlanRequest,
@@ -33,19 +40,47 @@ def plan_bnb(
     start: np.ndarray | None,
     label: str,
     t0: float,
-    external: Any = None,
-    stream: Stream | None = None,
+    portfolio: bool = False,
 ) -> Plan:
-    """The plan of ``mip --param formulation=bnb`` (``t0``: when the call started);
-    ``external`` and ``stream``: those of ``formulation=portfolio`` (`mip_portfolio`)."""
+    """The plan of ``mip --param formulation=bnb`` (``t0``: when the call started), or with
+    ``portfolio`` of ``formulation=portfolio``: the strong HiGHS model races it in a second
+    process on the same scenarios (`assortopt.methods.mip_portfolio`)."""
     from ..sampling import sample_streams
 
-    bad = [k for k in _MIP_ONLY if k in req.params]
-    if bad:
-        raise OptionError(f"mip: formulation=bnb does not take {', '.join(bad)}")
-    if stream is None:
-        stream = sample_streams(inst, req.scenarios, req.seed)
+    name = "portfolio" if portfolio else "bnb"
+    refuse_highs_only(req, name)
+    stream = sample_streams(inst, req.scenarios, req.seed)
     cand = candidate_mask(inst, req.param("candidates", None), lo)
+    rival = None
+    if portfolio:
+        from .mip_portfolio import Rival
+
+        rival = Rival.start(inst, req, stream, cand, lo, start, t0)
+    try:
+        plan = _search(inst, req, stream, cand, lo, start, label, t0, rival)
+    finally:
+        seen = None if rival is None else rival.close()
+    plan.extra["formulation"] = name
+    if seen is not None:
+        plan.extra["highs"] = seen
+        if seen["error"]:
+            failed = f"the strong HiGHS model failed: {seen['error']}"
+            plan.message = f"{plan.message}; {failed}" if plan.message else failed
+    return plan
+
+
+def _search(
+    inst: Instance,
+    req: PlanRequest,
+    stream: Stream,
+    cand: np.ndarray,
+    lo: np.ndarray | None,
+    start: np.ndarray | None,
+    label: str,
+    t0: float,
+    external: Any,
+) -> Plan:
+    """Polish the warm start, then `solve_stock_bnb` within what is left of the limit."""
     limit = req.options.time_limit
 
     def left() -> float | None:

@@ -1,9 +1,10 @@
 """``mip`` with ``formulation="portfolio"``: two exact searches race on the same SAA problem.
 
-The branch-and-bound over the stock (`assortopt.methods.mip_bnb`, models/stock_bnb.md) runs in
-this process; the strong HiGHS model (models/sample_path_mip.md) runs in a second one, started
-as ``python -m assortopt.methods.mip_portfolio`` and fed the instance, the same scenarios and
-the warm start through a pipe. They trade what they find while they run: the HiGHS process sends
+The branch-and-bound over the stock (`assortopt.methods.mip_bnb.plan_bnb` with ``portfolio``,
+models/stock_bnb.md) runs in this process and starts `Rival`: the strong HiGHS model
+(models/sample_path_mip.md) in a second one, started as ``python -m
+assortopt.methods.mip_portfolio`` and fed the instance, the same scenarios and the warm start
+through a pipe. They trade what they find while they run: the HiGHS process sends
 its proven bound and each improving plan, this process sends the search's incumbent back (given
 to HiGHS as a user solution). The plans HiGHS finds are scored by the exact simulator like any
 other; the reported bound is the smaller of the two, so the result is optimal as soon as either
@@ -30,19 +31,47 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..instance import Instance
-from ..models.sample_path_mip import candidate_mask
-from .base import Plan, PlanRequest
+from ..streams import Stream
+from .base import PlanRequest
 
 #: A bound message is sent at most this often (seconds); a better plan at once.
 _SEND_S = 0.1
 
 
-class _Rival:
+class Rival:
     """The HiGHS process, seen from the search: `__call__` is `solve_stock_bnb`'s ``external``
     hook (sends the search's incumbent, returns the latest proven bound and the new plans)."""
 
     #: How the process is started (a class attribute so that a test can make it fail).
     command = (sys.executable, "-m", "assortopt.methods.mip_portfolio")
+
+    @classmethod
+    def start(
+        cls,
+        inst: Instance,
+        req: PlanRequest,
+        stream: Stream,
+        candidates: np.ndarray,
+        lo: np.ndarray | None,
+        start: np.ndarray | None,
+        t0: float,
+    ) -> Rival:
+        """Start the strong model of ``mip``'s call ``req`` on ``stream`` in a second process,
+        with what is left of the call's time limit (``t0``: when the call started)."""
+        options = req.options
+        if options.time_limit is not None:  # the search kills the process at the end anyway
+            left = max(1e-3, options.time_limit - (time.perf_counter() - t0))
+            options = dataclasses.replace(options, time_limit=left)
+        job = {
+            "inst": inst,
+            "stream": stream,
+            "candidates": candidates,
+            "min_stock": lo,
+            "committed": req.committed,
+            "options": options,
+            "start": start,
+        }
+        return cls(job, options.verbose)
 
     def __init__(self, job: dict[str, Any], verbose: bool) -> None:
         import assortopt
@@ -129,47 +158,6 @@ class _Rival:
                 "plans_found": self.found,
                 "error": self.error,
             }
-
-
-def plan_portfolio(
-    inst: Instance,
-    req: PlanRequest,
-    lo: np.ndarray | None,
-    start: np.ndarray | None,
-    label: str,
-    t0: float,
-) -> Plan:
-    """The plan of ``mip --param formulation=portfolio`` (``t0``: when the call started)."""
-    from ..sampling import sample_streams
-    from .mip_bnb import plan_bnb
-
-    stream = sample_streams(inst, req.scenarios, req.seed)
-    limit = req.options.time_limit
-    options = req.options
-    if limit is not None:  # the search kills the process at the end anyway
-        left = max(1e-3, limit - (time.perf_counter() - t0))
-        options = dataclasses.replace(options, time_limit=left)
-    job = {
-        "inst": inst,
-        "stream": stream,
-        "candidates": candidate_mask(inst, req.param("candidates", None), lo),
-        "min_stock": lo,
-        "committed": req.committed,
-        "options": options,
-        "start": start,
-    }
-    rival = _Rival(job, req.options.verbose)
-    try:
-        plan = plan_bnb(inst, req, lo, start, label, t0, external=rival, stream=stream)
-    finally:
-        seen = rival.close()
-    plan.extra["formulation"] = "portfolio"
-    plan.extra["highs"] = seen
-    if seen["error"]:
-        plan.message = "; ".join(
-            m for m in (plan.message, f"the strong HiGHS model failed: {seen['error']}") if m
-        )
-    return plan
 
 
 # ----------------------------------------------------------------------------- the process
