@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -94,16 +95,25 @@ class Rival:
         self.error: str | None = None
         self.sent: np.ndarray | None = None
         self.killed = False
-        self._send(job)
+        # the pipe holds 64 KiB: writing the job (the scenarios) waits for the process to read
+        # it, after its imports, so a thread writes everything, in order, and the search never waits
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.outbox.put(job)
+        self.writer = threading.Thread(target=self._write, daemon=True)
+        self.writer.start()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
     def _send(self, message: Any) -> None:
-        try:
-            pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass  # the process has ended: what it said is in self.final / self.error
+        self.outbox.put(message)
+
+    def _write(self) -> None:
+        while (message := self.outbox.get()) is not None:
+            try:
+                pickle.dump(message, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                return  # the process has ended: what it said is in self.final / self.error
 
     def _read(self) -> None:
         out = self.proc.stdout
@@ -148,6 +158,8 @@ class Rival:
             self.killed = self.proc.poll() is None
         self.proc.kill()
         self.proc.wait()
+        self.outbox.put(None)
+        self.writer.join(timeout=5.0)
         self.reader.join(timeout=5.0)
         with self.lock:
             final = self.final or {}
