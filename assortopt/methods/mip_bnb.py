@@ -52,7 +52,8 @@ def plan_bnb(
     stream = sample_streams(inst, req.scenarios, req.seed)
     cand = candidate_mask(inst, req.param("candidates", None), lo)
     rival = None
-    if portfolio:
+    limit = req.options.time_limit
+    if portfolio and (limit is None or time.perf_counter() - t0 < limit):  # else no search runs
         from .mip_portfolio import Rival
 
         rival = Rival.start(inst, req, stream, cand, lo, start, t0)
