@@ -39,6 +39,7 @@ from assortopt.models.stock_bnb import solve_stock_bnb
 from assortopt.sampling import sample_streams
 from assortopt.solver import SolverOptions
 from assortopt.solver.highs import observe
+from assortopt.solver.process import Child
 
 CASES = [{}, {"fixed": True}, {"max_products": 2}, {"budget": "tight", "fixed": True}]
 
@@ -113,12 +114,16 @@ def test_an_outside_bound_caps_the_reported_bound_but_not_below_the_best_plan() 
 def _job(inst, st):
     return {
         "inst": inst,
-        "stream": st,
-        "candidates": candidate_mask(inst, None, None),
-        "min_stock": None,
-        "committed": None,
+        "build": {
+            "stream": st,
+            "candidates": candidate_mask(inst, None, None),
+            "min_stock": None,
+            "committed": None,
+        },
         "options": SolverOptions(threads=1, mip_gap=0.0, time_limit=60.0),
-        "start": None,
+        "start_stock": None,
+        "lp_first": True,
+        "sent": time.time(),
     }
 
 
@@ -202,7 +207,7 @@ def _children() -> list[int]:
                 cmd = fh.read()
         except OSError:
             continue
-        if ppid == me and b"mip_portfolio" in cmd:
+        if ppid == me and b"assortopt.solver.process" in cmd:
             out.append(int(pid))
     return out
 
@@ -220,9 +225,7 @@ def test_time_limit_holds_and_the_highs_process_is_gone() -> None:
 
 
 def test_a_failed_highs_process_is_named_and_the_search_stays_valid(monkeypatch) -> None:
-    monkeypatch.setattr(
-        mip_portfolio.Rival, "command", (sys.executable, "-c", "import sys; sys.exit(3)")
-    )
+    monkeypatch.setattr(Child, "command", (sys.executable, "-c", "import sys; sys.exit(3)"))
     p, inst, st = dense_portfolio(seed=2, limit=1.5)
     assert "the strong HiGHS model failed" in p.message and "exit status 3" in p.message
     assert p.objective == pytest.approx(saa(inst, st, p.stock), abs=1e-9)

@@ -26,6 +26,12 @@ bound and relative gap. Params:
   compact variant; "auto" picks unit-level for short seasons (models/sample_path_mip.md §4).
 * ``lp_first``: solve the LP relaxation first and stop when its vertex is integral (a proven
   optimum); default true for ``strong``, whose relaxation is usually integral.
+* ``isolate``: ``"auto"`` (default), ``true`` or ``false``: run HiGHS in a second process that
+  is killed at the time limit, keeping the best plan and bound it reported
+  (`assortopt.models.sample_path_mip.process`): HiGHS does not ask its interrupt callbacks
+  everywhere, and on large models it has overrun a 600 s limit by 2 minutes (README.md, "Time
+  limits"). "auto" isolates a time-limited solve of at least `ISOLATE_ENTRIES` matrix entries
+  (starting the process costs about a second).
 """
 
 from __future__ import annotations
@@ -70,7 +76,12 @@ PARAMS = {
     "lp_first": boolean,
     "unit_level": auto_or_boolean,
     "polish": boolean,  # bnb only: unit moves from the search's plans (models/stock_bnb.md §4)
+    "isolate": auto_or_boolean,
 }
+
+#: ``isolate=auto`` runs a time-limited HiGHS solve of at least this many matrix entries in a
+#: second process (the K = 50, N = 10, T = 50 strong model has about 100,000).
+ISOLATE_ENTRIES = 100_000
 
 
 def _start_stock(
@@ -94,8 +105,8 @@ def _min_stock(inst: Instance, value: Any) -> np.ndarray | None:
 
 def _default_formulation(req: PlanRequest) -> str:
     """``bnb`` (models/stock_bnb.md), except ``strong`` when the call needs the HiGHS model: a
-    ``write_model`` file or a HiGHS-only param (presolve, lp_first, unit_level)."""
-    highs_only = ("presolve", "lp_first", "unit_level")
+    ``write_model`` file or a HiGHS-only param (presolve, lp_first, unit_level, isolate)."""
+    highs_only = ("presolve", "lp_first", "unit_level", "isolate")
     if req.write_model or any(k in req.params for k in highs_only):
         return "strong"
     return "bnb"
@@ -187,13 +198,25 @@ def mip(inst: Instance, req: PlanRequest) -> Plan:
     if f.lp.n_cols == 0:
         return Plan.proven_empty(inst.n, "no product can be stocked profitably", extra)
     lp_first = bool(req.param("lp_first", formulation == "strong"))
-    res = solve_sample_path_mip(
-        f, inst, options, start=x0, lp_first=lp_first, write=req.write_model
-    )
+    isolate = auto_or_boolean(req.param("isolate", "auto"))
+    if isolate == "auto":
+        isolate = options.time_limit is not None and f.lp.A.nnz >= ISOLATE_ENTRIES
+    if isolate:
+        from ..models.sample_path_mip.process import solve_in_process
+
+        t_write = time.perf_counter()
+        if req.write_model:
+            f.write(req.write_model, options)
+        res = solve_in_process(f, inst, time_left(options, t_write), x0, lp_first)
+    else:
+        res = solve_sample_path_mip(
+            f, inst, options, start=x0, lp_first=lp_first, write=req.write_model
+        )
     extra.update(
         nodes=res.nodes,
         solve_s=res.time_s,
         lp_first=res.extra.get("lp_first", False),
+        isolated=bool(isolate),
     )
     if res.x is None:
         if res.status == INFEASIBLE:

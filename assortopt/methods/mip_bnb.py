@@ -23,7 +23,7 @@ from .base import Plan, PlanRequest, stopped_before
 from .local_search import improve
 
 #: Params of method ``mip`` that only the HiGHS formulations read.
-_MIP_ONLY = ("presolve", "lp_first", "unit_level")
+_MIP_ONLY = ("presolve", "lp_first", "unit_level", "isolate")
 
 
 def refuse_highs_only(req: PlanRequest, formulation: str) -> None:

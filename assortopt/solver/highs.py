@@ -366,6 +366,12 @@ def report_bound(value: float) -> None:
         _observer.bound(value)
 
 
+def report_solution(x: np.ndarray) -> None:
+    """Pass a solution found outside a MIP run (an integral LP vertex) to the observer."""
+    if _observer is not None:
+        _observer.solution(x)
+
+
 #: HiGHS runs in progress, and whether a signal asked them to stop (`request_interrupt`).
 _running = 0
 _interrupt_requested = False

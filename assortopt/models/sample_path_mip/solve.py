@@ -21,7 +21,7 @@ from ...solver import (
     solve_lp,
     time_left,
 )
-from ...solver.highs import report_bound
+from ...solver.highs import report_bound, report_solution
 from ..formulation import Formulation
 from .starts import complete_start
 
@@ -70,6 +70,7 @@ def solve_sample_path_mip(
         if np.max(np.abs(r.x[integ] - xr[integ]), initial=0.0) <= 1e-6 and lp.is_feasible(xr):
             obj = lp.objective_value(xr)
             bound = max(float(r.objective), obj)
+            report_solution(xr)
             return SolveResult(
                 status=OPTIMAL,
                 termination=Termination.OPTIMAL,
