@@ -197,6 +197,7 @@ def part_certify(
     cap: float | None,
     forms: tuple[str, ...] = ("bnb", "strong"),
     seed_from: int = 1,
+    families: tuple[str, ...] = ("dense", "mnl", "sparse"),
 ) -> None:
     from assortopt.generators import generate
     from assortopt.methods.base import PlanRequest, get_method
@@ -218,7 +219,7 @@ def part_certify(
         n, t, k, limit = CERTIFY_SHAPES[sh]
         limit = limit if cap is None else min(limit, cap)
         label = f"N={n} T={t} K={k}"
-        for fam in ("dense", "mnl", "sparse"):
+        for fam in families:
             for seed in range(seed_from, seeds + 1):
                 inst = generate(fam, n, t, seed=seed)
                 bounds = []
@@ -271,6 +272,9 @@ def main() -> None:
         default="bnb,strong",
         help="part 5 formulations (bnb,strong,portfolio)",
     )
+    ap.add_argument(
+        "--certify-families", default="dense,mnl,sparse", help="part 5 families (dense,mnl,sparse)"
+    )
     a = ap.parse_args()
     skip = set(a.skip.split(","))
     if "1" not in skip:
@@ -290,7 +294,10 @@ def main() -> None:
             )
         if not 1 <= a.seed_from <= a.seeds:
             ap.error(f"--seed-from: between 1 and --seeds ({a.seeds}); got {a.seed_from}")
-        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from)
+        fams = tuple(f for f in a.certify_families.split(",") if f)
+        if not fams or set(fams) - {"dense", "mnl", "sparse"}:
+            ap.error(f"--certify-families: a comma list of dense, mnl, sparse; got {fams}")
+        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from, fams)
 
 
 if __name__ == "__main__":
