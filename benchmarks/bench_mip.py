@@ -198,6 +198,7 @@ def part_certify(
     forms: tuple[str, ...] = ("bnb", "strong"),
     seed_from: int = 1,
     families: tuple[str, ...] = ("dense", "mnl", "sparse"),
+    extra_params: dict[str, str] | None = None,
 ) -> None:
     from assortopt.generators import generate
     from assortopt.methods.base import PlanRequest, get_method
@@ -228,7 +229,7 @@ def part_certify(
                         scenarios=k,
                         seed=seed,
                         options=SolverOptions(threads=threads, time_limit=limit),
-                        params={"formulation": form, "start": "none"},
+                        params={"formulation": form, "start": "none", **(extra_params or {})},
                     )
                     t0 = time.perf_counter()
                     p = mip(inst, req)
@@ -275,6 +276,13 @@ def main() -> None:
     ap.add_argument(
         "--certify-families", default="dense,mnl,sparse", help="part 5 families (dense,mnl,sparse)"
     )
+    ap.add_argument(
+        "--certify-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="part 5: a mip param for every run (repeatable), e.g. branching=pseudocost",
+    )
     a = ap.parse_args()
     skip = set(a.skip.split(","))
     if "1" not in skip:
@@ -297,7 +305,8 @@ def main() -> None:
         fams = tuple(f for f in a.certify_families.split(",") if f)
         if not fams or set(fams) - {"dense", "mnl", "sparse"}:
             ap.error(f"--certify-families: a comma list of dense, mnl, sparse; got {fams}")
-        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from, fams)
+        extra = dict(kv.split("=", 1) for kv in a.certify_param if "=" in kv)
+        part_certify(a.threads, shapes, a.seeds, a.certify_limit, forms, a.seed_from, fams, extra)
 
 
 if __name__ == "__main__":

@@ -442,3 +442,26 @@ def test_carried_tables_do_not_change_the_search() -> None:
         assert runs[mode].objective == pytest.approx(runs[True].objective, rel=1e-12)
         assert np.array_equal(runs[mode].stock, runs[True].stock)
     assert runs[True].extra["runs"] < runs["lo"].extra["runs"] < runs[False].extra["runs"]
+
+
+@pytest.mark.parametrize("mode", [True, False])
+def test_two_workers_run_the_same_search(mode) -> None:
+    """The second worker bounds one child of each split in a thread: the same nodes, bound,
+    incumbent and plan as one worker, with the carried tables and without."""
+    from assortopt.generators import generate
+
+    inst = generate("dense", 8, 30, seed=3)
+    st = sample_streams(inst, 12, 3)
+    one = solve_stock_bnb(inst, st, max_nodes=600, reuse_sales=mode)
+    two = solve_stock_bnb(inst, st, max_nodes=600, reuse_sales=mode, workers=2)
+    assert two.nodes == one.nodes
+    assert two.bound == one.bound and two.objective == one.objective
+    assert np.array_equal(two.stock, one.stock)
+    assert two.extra["runs"] == one.extra["runs"]
+    # to the end: the certified optimum is the exhaustive one
+    small = random_instance(3, seed=5, T=6, fixed=True)
+    sst = sample_streams(small, 8, 1)
+    top = int(sst.customers_per_scenario.max())
+    want, _ = exhaustive(small, sst, np.zeros(3, int), np.full(3, top))
+    r = solve_stock_bnb(small, sst, mip_gap=0.0, workers=2, reuse_sales=mode)
+    assert r.status == "optimal" and r.objective == pytest.approx(want, abs=1e-9)

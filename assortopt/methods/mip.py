@@ -76,6 +76,7 @@ PARAMS = {
     "lp_first": boolean,
     "unit_level": auto_or_boolean,
     "polish": boolean,  # bnb only: unit moves from the search's plans (models/stock_bnb.md §4)
+    "branching": choice("pseudocost", "bound-point", "widest", "at-point"),  # bnb only (§4)
     "isolate": auto_or_boolean,
 }
 

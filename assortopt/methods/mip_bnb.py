@@ -9,6 +9,7 @@ limit of the whole call (models/stock_bnb.md).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -31,6 +32,15 @@ def refuse_highs_only(req: PlanRequest, formulation: str) -> None:
     bad = [k for k in _MIP_ONLY if k in req.params]
     if bad:
         raise OptionError(f"mip: formulation={formulation} does not take {', '.join(bad)}")
+
+
+def _workers(req: PlanRequest, external: Any) -> int:
+    """2 (both children of a split bounded at once, models/stock_bnb.md §4) when the call may
+    use two threads (``threads`` unset or ≥ 2) and the machine has two cores; 1 with the
+    portfolio, whose HiGHS process takes the second core."""
+    threads = req.options.threads
+    cores = os.cpu_count() or 1
+    return 2 if external is None and cores >= 2 and (threads is None or threads >= 2) else 1
 
 
 def plan_bnb(
@@ -128,10 +138,13 @@ def _search(
         verbose=req.options.verbose,
         polish=polish if req.param("polish", True) else None,
         external=external,
+        workers=(workers := _workers(req, external)),
+        branching=str(req.param("branching", "bound-point")),
     )
     extra.update(
         nodes=res.nodes,
         solve_s=res.time_s,
+        workers=workers,
         root_bound=res.extra.get("root_bound"),
         evaluations=res.extra.get("evaluations"),
         scenarios_kept=res.extra.get("scenarios_kept"),

@@ -19,6 +19,7 @@ import heapq
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ _TABLE_BYTES = 2 * 1024**3
 _FREE_S = 2e-5
 #: Seconds between two calls of ``solve_stock_bnb``'s ``external`` hook.
 _EXTERNAL_S = 0.25
+#: Reliability branching tries a product's split until it has this many observations.
+_RELIABLE = 2
 
 
 @dataclass
@@ -153,12 +156,21 @@ class StockProblem:
         a point). ``parent``: ``(d, mask, e, j)`` of the parent box, j = -1 for the child
         ``q_j ≤ s`` (same lo: no run for d) and j for ``q_j ≥ s + 1`` (only the runs that had
         j sold out are replayed), models/stock_bnb.md §4."""
+        return self.count(self.node_raw(lo, hi, parent, steps))
+
+    def node_raw(self, lo: np.ndarray, hi: np.ndarray, parent: tuple | None, steps: int) -> tuple:
+        """`node`'s compiled call alone (it releases the GIL, so a second thread can run one
+        at the same time); `count` turns its output into `node`'s."""
         s = self.stream
         d, mask, e, j = (_NO_D, _NO_D, _NO_D, -1) if parent is None else parent
-        ub, q, hi2, d2, m2, e2, v, point, runs = _bnb_kernels.node_bound(
+        return _bnb_kernels.node_bound(
             s.offsets, s.items, s.scenario_offsets, self.weight, self.gain, self.net_cost,
             self.fixed, lo, hi, d, mask, j, e, steps,
         )  # fmt: skip
+
+    def count(self, raw: tuple) -> tuple[float, np.ndarray, np.ndarray, tuple, float, bool]:
+        """`node`'s result from `node_raw`'s, with the runs and evaluations counted."""
+        ub, q, hi2, d2, m2, e2, v, point, runs = raw
         self.runs += runs
         if not point:
             self.evaluations += 1
@@ -412,6 +424,7 @@ def solve_stock_bnb(
     polish_share: float = 0.1,
     reuse_sales: bool | str = True,
     external: Callable[[float, np.ndarray], tuple[float | None, list[np.ndarray]]] | None = None,
+    workers: int = 1,
 ) -> BnbResult:
     """The SAA optimum of the sample-path model on ``stream``, by branch-and-bound over stock.
 
@@ -458,6 +471,12 @@ def solve_stock_bnb(
         `_EXTERNAL_S` seconds and at the end with this search's incumbent. Its plans are scored
         here like polished ones; its bound (a proven bound on the same optimum) caps the
         reported bound, and the search stops as optimal once the incumbent meets it.
+    workers
+        2: the two children of a split are bounded at the same time, one in a second thread
+        (the compiled node releases the GIL). The search is the same node for node as with 1
+        (the bounds do not depend on the incumbent, and the results are taken in the same
+        order), only faster on two free cores (models/stock_bnb.md §4). Without budget and
+        ``max_products`` only; 1 otherwise.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -562,15 +581,21 @@ def solve_stock_bnb(
     compiled = budget is None and cap is None
 
     def process(
-        lo: np.ndarray, hi: np.ndarray, mu: np.ndarray | None, d: np.ndarray | None = None
-    ) -> None:
-        """Bound a new box with the γ-bound; the price bound waits until the box is on top.
-        ``d``: the parent's sales table when the box has the parent's lo (§4)."""
+        lo: np.ndarray,
+        hi: np.ndarray,
+        mu: np.ndarray | None,
+        d: np.ndarray | None = None,
+        raw: tuple | None = None,
+    ) -> float:
+        """Bound a new box with the γ-bound (returned); the price bound waits until the box is
+        on top. ``d``: the parent's sales table when the box has the parent's lo (§4); ``raw``: the
+        compiled node already computed (`StockProblem.node_raw`, by the second worker)."""
         nonlocal counter, nodes, pruned
         nodes += 1
         if compiled:
-            parent = d if reuse_sales else None
-            ub, qstar, hi, d, v, point = prob.node(lo, hi, parent, gamma_steps)
+            if raw is None:
+                raw = prob.node_raw(lo, hi, d if reuse_sales else None, gamma_steps)
+            ub, qstar, hi, d, v, point = prob.count(raw)
             offer(qstar, v)
         else:
             tab = prob.box(lo, hi)
@@ -581,11 +606,12 @@ def solve_stock_bnb(
             offer(qstar, ub if point else None)
         if ub <= best + tol() or point:
             pruned = max(pruned, min(ub, best + tol()))
-            return
+            return ub
         counter += 1
         if d is not None and len(heap) * d[0].nbytes * 3 > _TABLE_BYTES:
             d = None
         heapq.heappush(heap, (-ub, counter, lo, hi, qstar, mu, price_steps <= 0, d))
+        return ub
 
     def price(ub: float, lo: np.ndarray, hi: np.ndarray, q: np.ndarray, mu: Any, d: Any) -> None:
         """Tighten the top box with the customer-price bound (§3.4) and put it back."""
@@ -632,44 +658,117 @@ def solve_stock_bnb(
             ext_bound = min(ext_bound, float(b))
 
     ask_external()
-    while heap:
-        ub = -heap[0][0]
-        if best + tol() >= ext_bound:
-            status, msg = OPTIMAL, "the other search's bound met"
-            break
-        if external is not None and time.perf_counter() - last_ext > _EXTERNAL_S:
-            ask_external()
-            last_ext = time.perf_counter()
-            continue
-        if ub <= best + tol():
-            pruned = max(pruned, min(ub, best + tol()))
-            heap.clear()
-            break
-        if time_limit is not None and time.perf_counter() - t0 + _FREE_S * len(heap) > time_limit:
-            status, msg = FEASIBLE, "time limit"
-            break
-        if max_nodes is not None and nodes >= max_nodes:
-            status, msg = FEASIBLE, "node limit"
-            break
-        top, _, lo, hi, qstar, mu, priced, d = heapq.heappop(heap)
-        if not priced:
-            price(-top, lo, hi, qstar, mu, d)
-            continue
-        j, split = _branch(lo, hi, qstar, prob.gain, branching)
-        hi1 = hi.copy()
-        hi1[j] = split
-        lo2 = lo.copy()
-        lo2[j] = split + 1
-        process(lo, hi1, mu, None if d is None else (*d, -1))
-        process(lo2, hi, mu, None if d is None or reuse_sales == "lo" else (*d, j))
-        if verbose and time.perf_counter() - last > 2.0:
-            last = time.perf_counter()
-            top = -heap[0][0] if heap else best
-            print(
-                f"bnb: {nodes} nodes, {len(heap)} open, best {best:.6g}, bound {top:.6g}, "
-                f"{last - t0:.1f}s",
-                file=sys.stderr,
-            )
+
+    def strong_branch(ub, lo, hi, qstar, d):
+        """Reliability branching: products split fewer than `_RELIABLE` times are tried (both
+        children bounded); the others are scored by their pseudo-costs."""
+        elig = np.flatnonzero((hi > lo) & (qstar > lo))
+        if len(elig) == 0:
+            j, s = _branch(lo, hi, qstar, prob.gain, "bound-point")
+            return j, s, None
+        best_score, pick = -np.inf, None
+        seen = pcost[1] > 0
+        avg_dn = pcost[0, seen].sum() / max(pcost[1, seen].sum(), 1)
+        avg_up = pcost[2, seen].sum() / max(pcost[3, seen].sum(), 1)
+        for j in elig:
+            s = int((lo[j] + qstar[j]) // 2)
+            s = min(max(s, int(lo[j])), int(hi[j]) - 1)
+            raws = None
+            if pcost[1, j] < _RELIABLE:
+                hi1 = hi.copy()
+                hi1[j] = s
+                lo2 = lo.copy()
+                lo2[j] = s + 1
+                d1 = None if d is None else (*d, -1)
+                d2 = None if d is None or reuse_sales == "lo" else (*d, j)
+                r1 = prob.node_raw(lo, hi1, d1 if reuse_sales else None, gamma_steps)
+                r2 = prob.node_raw(lo2, hi, d2 if reuse_sales else None, gamma_steps)
+                dn, up = max(0.0, ub - r1[0]), max(0.0, ub - r2[0])
+                pcost[0, j] += dn
+                pcost[1, j] += 1
+                pcost[2, j] += up
+                pcost[3, j] += 1
+                raws = (r1, r2)
+            else:
+                dn = pcost[0, j] / pcost[1, j]
+                up = pcost[2, j] / pcost[3, j]
+            if pcost[1, j] == 0:
+                dn, up = avg_dn, avg_up
+            score = max(dn, 1e-6) * max(up, 1e-6) * (qstar[j] - lo[j]) * prob.gain[j]
+            if score > best_score:
+                best_score, pick = score, (int(j), s, raws)
+        return pick
+
+    pool = ThreadPoolExecutor(1) if workers > 1 and compiled else None
+    pcost = np.zeros((4, n))  # per product: bound drop down / splits, up / splits
+    try:
+        while heap:
+            ub = -heap[0][0]
+            if best + tol() >= ext_bound:
+                status, msg = OPTIMAL, "the other search's bound met"
+                break
+            if external is not None and time.perf_counter() - last_ext > _EXTERNAL_S:
+                ask_external()
+                last_ext = time.perf_counter()
+                continue
+            if ub <= best + tol():
+                pruned = max(pruned, min(ub, best + tol()))
+                heap.clear()
+                break
+            if (
+                time_limit is not None
+                and time.perf_counter() - t0 + _FREE_S * len(heap) > time_limit
+            ):
+                status, msg = FEASIBLE, "time limit"
+                break
+            if max_nodes is not None and nodes >= max_nodes:
+                status, msg = FEASIBLE, "node limit"
+                break
+            top, _, lo, hi, qstar, mu, priced, d = heapq.heappop(heap)
+            if not priced:
+                price(-top, lo, hi, qstar, mu, d)
+                continue
+            raws = None
+            if branching == "pseudocost":
+                j, split = _pseudo_branch(lo, hi, qstar, prob.gain, pcost)
+            elif branching == "reliability":
+                j, split, raws = strong_branch(-top, lo, hi, qstar, d)
+            else:
+                j, split = _branch(lo, hi, qstar, prob.gain, branching)
+            hi1 = hi.copy()
+            hi1[j] = split
+            lo2 = lo.copy()
+            lo2[j] = split + 1
+            d1 = None if d is None else (*d, -1)
+            d2 = None if d is None or reuse_sales == "lo" else (*d, j)
+            if raws is not None:
+                u1 = process(lo, hi1, mu, d1, raws[0])
+                u2 = process(lo2, hi, mu, d2, raws[1])
+            elif pool is not None:
+                second = pool.submit(
+                    prob.node_raw, lo2, hi, d2 if reuse_sales else None, gamma_steps
+                )
+                u1 = process(lo, hi1, mu, d1)
+                u2 = process(lo2, hi, mu, d2, second.result())
+            else:
+                u1 = process(lo, hi1, mu, d1)
+                u2 = process(lo2, hi, mu, d2)
+            if raws is None:
+                pcost[0, j] += max(0.0, -top - u1)
+                pcost[1, j] += 1
+                pcost[2, j] += max(0.0, -top - u2)
+                pcost[3, j] += 1
+            if verbose and time.perf_counter() - last > 2.0:
+                last = time.perf_counter()
+                top = -heap[0][0] if heap else best
+                print(
+                    f"bnb: {nodes} nodes, {len(heap)} open, best {best:.6g}, bound {top:.6g}, "
+                    f"{last - t0:.1f}s",
+                    file=sys.stderr,
+                )
+    finally:
+        if pool is not None:
+            pool.shutdown()
     open_ub = -heap[0][0] if heap else -np.inf
     if heap and status != OPTIMAL:
         ask_external()
@@ -686,6 +785,26 @@ def solve_stock_bnb(
     if status == OPTIMAL and gap_of(best, bound) > mip_gap + 1e-12:
         status = FEASIBLE  # cannot happen unless tolerances misbehave; stay honest
     return done(best_q, float(best), bound, status, nodes, msg)
+
+
+def _pseudo_branch(
+    lo: np.ndarray, hi: np.ndarray, qstar: np.ndarray, gain: np.ndarray, pcost: np.ndarray
+) -> tuple[int, int]:
+    """Pseudo-cost branching: the product whose past splits dropped the bound most (product
+    of the mean drops of both children), among those whose maximiser is above lo."""
+    elig = (hi > lo) & (qstar > lo)
+    if not elig.any() or pcost[1].sum() == 0:
+        return _branch(lo, hi, qstar, gain, "bound-point")
+    seen = pcost[1] > 0
+    avg_dn = pcost[0, seen].sum() / pcost[1, seen].sum()
+    avg_up = pcost[2, seen].sum() / pcost[3, seen].sum()
+    dn = np.where(seen, pcost[0] / np.maximum(pcost[1], 1), avg_dn)
+    up = np.where(seen, pcost[2] / np.maximum(pcost[3], 1), avg_up)
+    score = np.maximum(dn, 1e-6) * np.maximum(up, 1e-6) * (qstar - lo) * gain
+    score = np.where(elig, score, -1.0)
+    j = int(np.argmax(score))
+    s = int((lo[j] + qstar[j]) // 2)
+    return j, min(max(s, int(lo[j])), int(hi[j]) - 1)
 
 
 def _branch(
