@@ -44,8 +44,6 @@ _TABLE_BYTES = 2 * 1024**3
 _FREE_S = 2e-5
 #: Seconds between two calls of ``solve_stock_bnb``'s ``external`` hook.
 _EXTERNAL_S = 0.25
-#: Reliability branching tries a product's split until it has this many observations.
-_RELIABLE = 2
 
 
 @dataclass
@@ -472,11 +470,10 @@ def solve_stock_bnb(
         here like polished ones; its bound (a proven bound on the same optimum) caps the
         reported bound, and the search stops as optimal once the incumbent meets it.
     workers
-        2: the two children of a split are bounded at the same time, one in a second thread
-        (the compiled node releases the GIL). The search is the same node for node as with 1
-        (the bounds do not depend on the incumbent, and the results are taken in the same
-        order), only faster on two free cores (models/stock_bnb.md §4). Without budget and
-        ``max_products`` only; 1 otherwise.
+        2: the two best boxes of the queue are split at once, the children of the second
+        bounded in a second thread (the compiled node releases the GIL), then all four are
+        queued in order (models/stock_bnb.md §4). Without budget and ``max_products`` only;
+        1 otherwise.
     """
     t0 = time.perf_counter()
     n = inst.n
@@ -659,45 +656,28 @@ def solve_stock_bnb(
 
     ask_external()
 
-    def strong_branch(ub, lo, hi, qstar, d):
-        """Reliability branching: products split fewer than `_RELIABLE` times are tried (both
-        children bounded); the others are scored by their pseudo-costs."""
-        elig = np.flatnonzero((hi > lo) & (qstar > lo))
-        if len(elig) == 0:
-            j, s = _branch(lo, hi, qstar, prob.gain, "bound-point")
-            return j, s, None
-        best_score, pick = -np.inf, None
-        seen = pcost[1] > 0
-        avg_dn = pcost[0, seen].sum() / max(pcost[1, seen].sum(), 1)
-        avg_up = pcost[2, seen].sum() / max(pcost[3, seen].sum(), 1)
-        for j in elig:
-            s = int((lo[j] + qstar[j]) // 2)
-            s = min(max(s, int(lo[j])), int(hi[j]) - 1)
-            raws = None
-            if pcost[1, j] < _RELIABLE:
-                hi1 = hi.copy()
-                hi1[j] = s
-                lo2 = lo.copy()
-                lo2[j] = s + 1
-                d1 = None if d is None else (*d, -1)
-                d2 = None if d is None or reuse_sales == "lo" else (*d, j)
-                r1 = prob.node_raw(lo, hi1, d1 if reuse_sales else None, gamma_steps)
-                r2 = prob.node_raw(lo2, hi, d2 if reuse_sales else None, gamma_steps)
-                dn, up = max(0.0, ub - r1[0]), max(0.0, ub - r2[0])
-                pcost[0, j] += dn
-                pcost[1, j] += 1
-                pcost[2, j] += up
-                pcost[3, j] += 1
-                raws = (r1, r2)
-            else:
-                dn = pcost[0, j] / pcost[1, j]
-                up = pcost[2, j] / pcost[3, j]
-            if pcost[1, j] == 0:
-                dn, up = avg_dn, avg_up
-            score = max(dn, 1e-6) * max(up, 1e-6) * (qstar[j] - lo[j]) * prob.gain[j]
-            if score > best_score:
-                best_score, pick = score, (int(j), s, raws)
-        return pick
+    def split_box(ub: float, lo, hi, qstar, mu, d) -> tuple[float, int, list[tuple]]:
+        """The split of a box by the branching rule: (its bound, the product split, the
+        arguments of `process` for both children, q_j ≤ s first)."""
+        if branching == "pseudocost":
+            j, split = _pseudo_branch(lo, hi, qstar, prob.gain, pcost)
+        else:
+            j, split = _branch(lo, hi, qstar, prob.gain, branching)
+        hi1 = hi.copy()
+        hi1[j] = split
+        lo2 = lo.copy()
+        lo2[j] = split + 1
+        d1 = None if d is None else (*d, -1)
+        d2 = None if d is None or reuse_sales == "lo" else (*d, j)
+        return ub, j, [(lo, hi1, mu, d1), (lo2, hi, mu, d2)]
+
+    def child_raws(split: tuple) -> tuple[tuple, tuple]:
+        """Both children's compiled nodes (`StockProblem.node_raw`; no Python state touched,
+        so the second thread may run it)."""
+        return tuple(
+            prob.node_raw(lo, hi, d if reuse_sales else None, gamma_steps)
+            for lo, hi, _, d in split[2]
+        )
 
     pool = ThreadPoolExecutor(1) if workers > 1 and compiled else None
     pcost = np.zeros((4, n))  # per product: bound drop down / splits, up / splits
@@ -728,35 +708,22 @@ def solve_stock_bnb(
             if not priced:
                 price(-top, lo, hi, qstar, mu, d)
                 continue
-            raws = None
-            if branching == "pseudocost":
-                j, split = _pseudo_branch(lo, hi, qstar, prob.gain, pcost)
-            elif branching == "reliability":
-                j, split, raws = strong_branch(-top, lo, hi, qstar, d)
+            splits = [split_box(-top, lo, hi, qstar, mu, d)]
+            if pool is not None and heap and heap[0][6] and -heap[0][0] > best + tol():
+                # the next box too: its children are bounded in the second thread
+                top2, _, lo, hi, qstar, mu, _, d = heapq.heappop(heap)
+                splits.append(split_box(-top2, lo, hi, qstar, mu, d))
+                second = pool.submit(child_raws, splits[1])
+                stats["paired_splits"] = stats.get("paired_splits", 0) + 1
+                raws = [child_raws(splits[0]), second.result()]
             else:
-                j, split = _branch(lo, hi, qstar, prob.gain, branching)
-            hi1 = hi.copy()
-            hi1[j] = split
-            lo2 = lo.copy()
-            lo2[j] = split + 1
-            d1 = None if d is None else (*d, -1)
-            d2 = None if d is None or reuse_sales == "lo" else (*d, j)
-            if raws is not None:
-                u1 = process(lo, hi1, mu, d1, raws[0])
-                u2 = process(lo2, hi, mu, d2, raws[1])
-            elif pool is not None:
-                second = pool.submit(
-                    prob.node_raw, lo2, hi, d2 if reuse_sales else None, gamma_steps
-                )
-                u1 = process(lo, hi1, mu, d1)
-                u2 = process(lo2, hi, mu, d2, second.result())
-            else:
-                u1 = process(lo, hi1, mu, d1)
-                u2 = process(lo2, hi, mu, d2)
-            if raws is None:
-                pcost[0, j] += max(0.0, -top - u1)
+                raws = [(None, None)]
+            for (ub, j, kids), (r1, r2) in zip(splits, raws, strict=True):
+                u1 = process(*kids[0], r1)
+                u2 = process(*kids[1], r2)
+                pcost[0, j] += max(0.0, ub - u1)
                 pcost[1, j] += 1
-                pcost[2, j] += max(0.0, -top - u2)
+                pcost[2, j] += max(0.0, ub - u2)
                 pcost[3, j] += 1
             if verbose and time.perf_counter() - last > 2.0:
                 last = time.perf_counter()
